@@ -62,6 +62,9 @@ export interface HeadendConfig {
     lingerMs: number;
     maxSessions: number;
     maxStartsPerMinute: number;
+    /** First retry after a failed start while listeners remain; doubles up to retryBackoffMaxMs. */
+    retryBackoffMs: number;
+    retryBackoffMaxMs: number;
   };
   announce: {
     intervalMs: number;
@@ -108,7 +111,7 @@ export const DEFAULT_CONFIG: HeadendConfig = {
     ipv6: true,
     multicastRouterSocket: false,
   },
-  sessions: { lingerMs: 3_000, maxSessions: 32, maxStartsPerMinute: 60 },
+  sessions: { lingerMs: 3_000, maxSessions: 32, maxStartsPerMinute: 60, retryBackoffMs: 1_000, retryBackoffMaxMs: 60_000 },
   announce: { intervalMs: 5_000, scopedAddress: false, ttl: 255 },
   rtp: { port: 5004, rtcpPort: 5005, sapPort: 9875, ttl: 1 },
   ingest: {
@@ -196,6 +199,8 @@ export function buildConfig(doc: Json): HeadendConfig {
   intAtLeast(cfg, 'sessions.lingerMs', 0);
   intAtLeast(cfg, 'sessions.maxSessions', 1);
   intAtLeast(cfg, 'sessions.maxStartsPerMinute', 1);
+  intAtLeast(cfg, 'sessions.retryBackoffMs', 1);
+  intAtLeast(cfg, 'sessions.retryBackoffMaxMs', 1);
   intAtLeast(cfg, 'announce.intervalMs', 100);
   intAtLeast(cfg, 'announce.ttl', 1);
   intAtLeast(cfg, 'rtp.port', 1);
