@@ -1,0 +1,189 @@
+// ChildSupervisor with real child processes: startup failure vs later death,
+// backoff, giving up, watchdog, process-group stop, stdin re-attachment.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
+import {
+  ChildSupervisor, ChildStartError, backoffDelay, procStat, type ChildSpec, type SupervisorEvents,
+} from '../../src/ingest/supervisor.js';
+import { silentLogger } from '../../src/log.js';
+
+const alive = (pid: number): boolean => {
+  const st = procStat(pid);
+  return st !== null && st.state !== 'Z';
+};
+
+async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function sup(over: Partial<ChildSpec> & Pick<ChildSpec, 'command' | 'args'>): ChildSupervisor {
+  return new ChildSupervisor({ name: 'test', logger: silentLogger, startupCheck: { kind: 'delay', ms: 50 }, ...over });
+}
+
+function record<K extends keyof SupervisorEvents>(s: ChildSupervisor, event: K): Array<SupervisorEvents[K][0]> {
+  const out: Array<SupervisorEvents[K][0]> = [];
+  s.on(event, ((arg: SupervisorEvents[K][0]) => out.push(arg)) as never);
+  return out;
+}
+
+test('backoffDelay grows by factor and is capped', () => {
+  const b = { initialMs: 500, maxMs: 30_000, factor: 2 };
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n, b)), [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+});
+
+test('start resolves once up; stop ends it with SIGTERM, is not a restart, and is safe twice', async () => {
+  const s = sup({ command: 'sleep', args: ['1000'] });
+  const exits = record(s, 'exit');
+  const restarts = record(s, 'restart');
+  await s.start();
+  assert.equal(s.state, 'up');
+  const pid = s.pid!;
+  assert.ok(alive(pid));
+  assert.equal(procStat(pid)!.pgrp, pid, 'child leads its own process group');
+  await Promise.all([s.stop(), s.stop()]);
+  await s.stop();
+  assert.equal(s.state, 'stopped');
+  assert.ok(!alive(pid));
+  assert.deepEqual(exits, [{ pid, code: null, signal: 'SIGTERM', ours: true }]);
+  assert.deepEqual(restarts, []);
+});
+
+test('a first start that exits early rejects with an error naming pid and name', async () => {
+  const s = sup({ name: 'boom', command: 'sh', args: ['-c', 'echo broken >&2; exit 3'] });
+  const lines = record(s, 'stderr');
+  const failed = record(s, 'failed');
+  const err = await s.start().then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof ChildStartError, String(err));
+  assert.match(err.message, /^\[pid:\d+, name:boom\] did not start: exited with code 3$/);
+  assert.equal(s.state, 'failed');
+  assert.equal(failed.length, 1);
+  assert.deepEqual(lines.map((l) => l.line), ['broken']);
+  await s.stop();
+});
+
+test('a missing program is a startup failure, not a restart loop', async () => {
+  const s = sup({ name: 'nope', command: 'no-such-program-here', args: [] });
+  const restarts = record(s, 'restart');
+  await assert.rejects(s.start(), (e: unknown) => e instanceof ChildStartError && /ENOENT/.test(e.message));
+  assert.deepEqual(restarts, []);
+});
+
+test('a later death restarts with growing backoff, then fails after maxRestarts', async () => {
+  const s = sup({
+    command: 'sh', args: ['-c', 'sleep 0.1; exit 7'],
+    backoff: { initialMs: 20, factor: 2, maxMs: 60, maxRestarts: 3 },
+  });
+  const restarts = record(s, 'restart');
+  const spawns = record(s, 'spawn');
+  const exits = record(s, 'exit');
+  const failed = once(s, 'failed');
+  await s.start(); // the first start is fine: it comes up, and only dies later
+  const [{ reason }] = (await failed) as [{ reason: string }];
+  assert.deepEqual(restarts, [
+    { attempt: 1, delayMs: 20, reason: 'exited with code 7' },
+    { attempt: 2, delayMs: 40, reason: 'exited with code 7' },
+    { attempt: 3, delayMs: 60, reason: 'exited with code 7' },
+  ]);
+  assert.equal(spawns.length, 4);
+  assert.ok(exits.every((e) => e.ours === false && e.code === 7));
+  assert.match(reason, /gave up after 3 restarts/);
+  assert.equal(s.state, 'failed');
+  await s.stop();
+});
+
+test('the watchdog restarts a child whose stdout stalls', async () => {
+  const s = sup({
+    command: 'sh', args: ['-c', 'echo tick; sleep 1000'],
+    stdout: 'pipe',
+    startupCheck: { kind: 'stdout' },
+    watchdog: { stallMs: 150, progress: 'stdout' },
+    backoff: { initialMs: 10, maxRestarts: 5 },
+  });
+  const restarts = record(s, 'restart');
+  const exits = record(s, 'exit');
+  await s.start();
+  const first = s.pid!;
+  await waitFor('a restart', () => restarts.length >= 1);
+  assert.match(restarts[0]!.reason, /^stalled: no stdout progress/);
+  assert.equal(exits[0]!.pid, first);
+  assert.equal(exits[0]!.ours, true);
+  await waitFor('the second child up', () => s.state === 'up' && s.pid !== first);
+  await s.stop();
+});
+
+test('a startup check that never passes kills the child and rejects', async () => {
+  const s = sup({ command: 'sleep', args: ['1000'], startupCheck: { kind: 'stderr', match: (l) => l.includes('ready'), timeoutMs: 100 } });
+  const err = await s.start().then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof ChildStartError);
+  assert.match(err.message, /not up after 100 ms/);
+});
+
+test('a stderr line can mark the child up', async () => {
+  const s = sup({ command: 'sh', args: ['-c', 'echo warming >&2; echo ready >&2; sleep 1000'], startupCheck: { kind: 'stderr', match: (l) => l === 'ready' } });
+  await s.start();
+  assert.equal(s.state, 'up');
+  await s.stop();
+});
+
+test('stop kills the whole process group, SIGKILL after the grace period when SIGTERM is ignored', async () => {
+  const s = sup({ command: 'sh', args: ['-c', 'trap "" TERM; sleep 1000 & sleep 1000 & wait'], stopGraceMs: 100 });
+  const exits = record(s, 'exit');
+  await s.start();
+  const pgid = s.pid!;
+  const members = (): number[] => {
+    const out: number[] = [];
+    for (const p of readdirSync('/proc')) {
+      if (/^\d+$/.test(p) && procStat(Number(p))?.pgrp === pgid && alive(Number(p))) out.push(Number(p));
+    }
+    return out;
+  };
+  await waitFor('two sleeps in the group', () => members().length === 3);
+  const before = members();
+  await s.stop();
+  assert.equal(exits[0]!.signal, 'SIGKILL');
+  await waitFor('the group to be empty', () => before.every((p) => !alive(p)));
+});
+
+test('stop while starting rejects the pending start with an error that names it', async () => {
+  const s = sup({ name: 'slow', command: 'sleep', args: ['1000'], startupCheck: { kind: 'custom' } });
+  const started = s.start().then(() => null, (e: unknown) => e);
+  await waitFor('spawn', () => s.pid !== undefined);
+  const pid = s.pid!;
+  await s.stop();
+  const err = await started;
+  assert.ok(err instanceof ChildStartError);
+  assert.equal(err.message, `[pid:${pid}, name:slow] did not start: stopped before it was up`);
+  assert.ok(!alive(pid));
+});
+
+test('onSpawn attaches a fresh input to every restarted child', async () => {
+  const got: string[] = [];
+  const s = sup({
+    command: 'sh', args: ['-c', 'read line; echo "got $line"; sleep 0.1; exit 1'],
+    stdin: 'pipe', stdout: 'pipe',
+    startupCheck: { kind: 'stdout' },
+    backoff: { initialMs: 10, maxRestarts: 1 },
+    onSpawn: (child, attempt) => {
+      child.stdout!.on('data', (d: Buffer) => got.push(d.toString().trim()));
+      child.stdin!.end(`a${attempt}\n`);
+    },
+  });
+  const failed = once(s, 'failed');
+  await s.start();
+  await failed;
+  assert.deepEqual(got, ['got a1', 'got a2']);
+});
+
+test('a throwing listener does not break the supervisor', async () => {
+  const s = sup({ command: 'sleep', args: ['1000'] });
+  s.on('up', () => { throw new Error('listener bug'); });
+  await s.start();
+  assert.equal(s.state, 'up');
+  await s.stop();
+});
