@@ -52,6 +52,44 @@ export interface ChannelConfig {
   codec?: string;
 }
 
+/**
+ * One tuner of the DVB pool (src/ingest/dvb). `card` is a Linux-DVB adapter
+ * tuned by dvblast (`-a`); `udp` reads a transport stream that already
+ * arrives on UDP (dvblast `-D`), standing in for a card in tests and labs.
+ */
+export interface DvbAdapterConfig {
+  name: string;
+  kind: 'card' | 'udp';
+  /** card: /dev/dvb/adapterN (dvblast -a) and its frontend (-n). */
+  adapter: number;
+  frontend: number;
+  /** card: LNB type (dvblast -8), DiSEqC position 0 = none, 1-4 (-S), uncommitted switch port 0 = none, 1-16 (-k). */
+  lnb: 'universal' | 'old-sky';
+  diseqc: number;
+  uncommitted: number;
+  /** udp: dvblast -D argument, `HOST:PORT/udp` (or `GROUP:PORT` for RTP input). */
+  input: string;
+  /** Carriers this tuner may take: `11362000H`, `10700000-11700000` or `10700000-11700000HV`; empty = any. */
+  carriers: string[];
+}
+
+export interface DvbConfig {
+  dvblast: string;
+  dvblastctl: string;
+  /** dvblast config files and control sockets; '' = a fresh folder under the OS temp dir. */
+  runDir: string;
+  /** A tuned carrier that shows no lock (card) or no TS packets (udp) this long is given up. */
+  lockTimeoutMs: number;
+  /** One dvblastctl command may take this long. */
+  ctlTimeoutMs: number;
+  adapters: DvbAdapterConfig[];
+}
+
+/** Per-adapter defaults: the adapter entries of `dvb.adapters` are merged over these. */
+export const DEFAULT_DVB_ADAPTER: Omit<DvbAdapterConfig, 'name'> = {
+  kind: 'card', adapter: 0, frontend: 0, lnb: 'universal', diseqc: 0, uncommitted: 0, input: '', carriers: [],
+};
+
 export interface HeadendConfig {
   interfaces: string[];
   database: string;
@@ -85,6 +123,23 @@ export interface HeadendConfig {
     userAgent: string;
   };
   channels: ChannelConfig[];
+  /** DVB tuner pool (src/ingest/dvb). */
+  dvb: DvbConfig;
+  /** Address plan (src/plan/plan.ts documents the layout). */
+  plan: {
+    /** The headend's /64 (`2001:db8:1::/64`); '' = the /64 of the first global address on `interfaces`. */
+    prefix: string;
+    /** Service-number bits that select an internet-radio directory. */
+    directoryBits: number;
+    /** DVB carrier grid: frequency index = (kHz - dvbBaseKhz) / dvbStepKhz, 13 bits. */
+    dvbBaseKhz: number;
+    dvbStepKhz: number;
+    /** IPv4 groups for new channels, `232.x.y.z/N` (SSM) or `239.x.y.z/N` (ASM); '' = none. */
+    ipv4Ssm: string;
+    ipv4Asm: string;
+  };
+  /** Directory imports from a URL: bounded size and time. */
+  directories: { maxBytes: number; timeoutMs: number; userAgent: string };
 }
 
 export const DEFAULT_CONFIG: HeadendConfig = {
@@ -126,6 +181,9 @@ export const DEFAULT_CONFIG: HeadendConfig = {
     userAgent: 'mcast-headend/0.1 (+https://example.invalid/mcast-headend)',
   },
   channels: [],
+  dvb: { dvblast: 'dvblast', dvblastctl: 'dvblastctl', runDir: '', lockTimeoutMs: 10_000, ctlTimeoutMs: 5_000, adapters: [] },
+  plan: { prefix: '', directoryBits: 10, dvbBaseKhz: 10_700_000, dvbStepKhz: 250, ipv4Ssm: '', ipv4Asm: '' },
+  directories: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000, userAgent: 'mcast-headend/0.1 directory-import (+https://example.invalid/mcast-headend)' },
 };
 
 type Json = unknown;
@@ -166,6 +224,38 @@ function intAtLeast(cfg: HeadendConfig, key: string, min: number): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(value)}`);
   }
+}
+
+/** `dvb.adapters`: each entry merged over DEFAULT_DVB_ADAPTER and checked, names unique. */
+function validateDvb(cfg: HeadendConfig): void {
+  intAtLeast(cfg, 'dvb.lockTimeoutMs', 100);
+  intAtLeast(cfg, 'dvb.ctlTimeoutMs', 100);
+  const names = new Set<string>();
+  cfg.dvb.adapters = cfg.dvb.adapters.map((raw, i) => {
+    const key = `dvb.adapters[${i}]`;
+    if (!isObject(raw)) throw new ConfigError(key, 'must be a mapping');
+    if (typeof raw.name !== 'string' || !/^[\w.-]{1,32}$/.test(raw.name)) throw new ConfigError(`${key}.name`, 'required, letters, digits, . _ - (at most 32)');
+    if (names.has(raw.name)) throw new ConfigError(`${key}.name`, `duplicate adapter name ${JSON.stringify(raw.name)}`);
+    names.add(raw.name);
+    const { name, ...rest } = raw;
+    const a = { name, ...(merge(DEFAULT_DVB_ADAPTER, rest, key) as Omit<DvbAdapterConfig, 'name'>) };
+    if (a.kind !== 'card' && a.kind !== 'udp') throw new ConfigError(`${key}.kind`, `must be card or udp, got ${JSON.stringify(a.kind)}`);
+    if (a.lnb !== 'universal' && a.lnb !== 'old-sky') throw new ConfigError(`${key}.lnb`, `must be universal or old-sky, got ${JSON.stringify(a.lnb)}`);
+    const ints: Array<[keyof DvbAdapterConfig, number, number]> = [['adapter', 0, 255], ['frontend', 0, 255], ['diseqc', 0, 4], ['uncommitted', 0, 16]];
+    for (const [k, min, max] of ints) {
+      const v = a[k];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${key}.${k}`, `must be an integer ${min}..${max}, got ${JSON.stringify(v)}`);
+    }
+    if (a.kind === 'udp' && !/^(\[[0-9a-fA-F:.]+\]|[\w.-]+)(:\d{1,5})?(@(\[[0-9a-fA-F:.]+\]|[\w.-]+)(:\d{1,5})?)?(\/[\w=.-]+)*$/.test(a.input)) {
+      throw new ConfigError(`${key}.input`, `a udp adapter needs input HOST:PORT/udp (dvblast -D), got ${JSON.stringify(a.input)}`);
+    }
+    for (const [j, c] of a.carriers.entries()) {
+      if (typeof c !== 'string' || !/^\d{1,9}(-\d{1,9})?[HVLR]{0,4}$/.test(c)) {
+        throw new ConfigError(`${key}.carriers[${j}]`, `must be FREQ_KHZ[POL] or FROM-TO[POLS] such as 11362000H or 10700000-11700000HV, got ${JSON.stringify(c)}`);
+      }
+    }
+    return a;
+  });
 }
 
 /** Validates a parsed config document and fills in defaults. */
@@ -210,11 +300,27 @@ export function buildConfig(doc: Json): HeadendConfig {
   if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/.test(cfg.api.listen)) {
     throw new ConfigError('api.listen', `must be HOST:PORT or [IPV6]:PORT, got ${JSON.stringify(cfg.api.listen)}`);
   }
+  intAtLeast(cfg, 'plan.directoryBits', 1);
+  if (cfg.plan.directoryBits > 20) throw new ConfigError('plan.directoryBits', `must be 1..20, got ${cfg.plan.directoryBits}`);
+  intAtLeast(cfg, 'plan.dvbBaseKhz', 0);
+  intAtLeast(cfg, 'plan.dvbStepKhz', 1);
+  if (cfg.plan.prefix !== '' && !/^[0-9a-fA-F:]+(\/64)?$/.test(cfg.plan.prefix)) {
+    throw new ConfigError('plan.prefix', `must be an IPv6 /64 such as 2001:db8:1::/64, got ${JSON.stringify(cfg.plan.prefix)}`);
+  }
+  if (cfg.plan.ipv4Ssm !== '' && !/^232\.\d{1,3}\.\d{1,3}\.\d{1,3}\/\d{1,2}$/.test(cfg.plan.ipv4Ssm)) {
+    throw new ConfigError('plan.ipv4Ssm', `must be a range inside 232.0.0.0/8 such as 232.64.0.0/16, got ${JSON.stringify(cfg.plan.ipv4Ssm)}`);
+  }
+  if (cfg.plan.ipv4Asm !== '' && !/^239\.\d{1,3}\.\d{1,3}\.\d{1,3}\/\d{1,2}$/.test(cfg.plan.ipv4Asm)) {
+    throw new ConfigError('plan.ipv4Asm', `must be a range inside 239.0.0.0/8 such as 239.64.0.0/16, got ${JSON.stringify(cfg.plan.ipv4Asm)}`);
+  }
+  intAtLeast(cfg, 'directories.maxBytes', 1024);
+  intAtLeast(cfg, 'directories.timeoutMs', 100);
   for (const [i, ch] of cfg.channels.entries()) {
     if (!isObject(ch)) throw new ConfigError(`channels[${i}]`, 'must be a mapping');
     if (typeof ch.group !== 'string') throw new ConfigError(`channels[${i}].group`, 'required, a multicast address');
     if (typeof ch.name !== 'string' || ch.name === '') throw new ConfigError(`channels[${i}].name`, 'required, a non-empty string');
   }
+  validateDvb(cfg);
   return cfg;
 }
 

@@ -1,0 +1,22 @@
+/** Opening the store the way the daemon and the CLI do: the config's database, plan and static channels. */
+import type { HeadendConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { planFromConfig, resolvePrefix } from '../plan/plan.js';
+import { openStore, type Store } from './store.js';
+
+export function openStoreFromConfig(cfg: HeadendConfig, opts: { logger?: Logger; database?: string; mergeStatic?: boolean } = {}): Store {
+  const { derivedFrom } = resolvePrefix(cfg.plan.prefix, cfg.interfaces);
+  if (derivedFrom === 'fallback') {
+    opts.logger?.warn('no plan.prefix and no global IPv6 address on the configured interfaces: using 2001:db8::/64 (documentation prefix)');
+  }
+  const store = openStore(opts.database ?? cfg.database, { logger: opts.logger, plan: planFromConfig(cfg) });
+  if (opts.mergeStatic !== false) {
+    try {
+      store.channels.upsertStatic(cfg.channels);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  }
+  return store;
+}
