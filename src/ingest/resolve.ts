@@ -1,0 +1,423 @@
+/**
+ * From a station URL to audio bytes ffmpeg can read from a pipe.
+ *
+ * A directory's URL is rarely the stream itself: it redirects, it is a PLS
+ * or M3U (or XSPF, ASX) listing the real streams, sometimes a playlist of
+ * playlists, sometimes an HTML page. resolveStation() follows all that with
+ * bounds (redirects, playlist depth, loops), asks for ICY metadata and strips
+ * it out of the body, and names the format from the Content-Type and the
+ * first bytes. Everything that can go wrong ends in a ResolveError whose
+ * message a person can act on.
+ */
+import { EventEmitter } from 'node:events';
+import { STATUS_CODES } from 'node:http';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import type { Logger } from '../log.js';
+import { IcyStripper, parseIcyHeaders, type IcyHeaders, type StreamMetadata } from './icy.js';
+import { decodeText, parsePlaylist, playlistKind } from './playlist.js';
+import {
+  formatFromContentType, hexPreview, isAudioLike, looksLikeHtml, mediaType, sniffFormat, type AudioFormat,
+} from './sniff.js';
+
+export type { AudioFormat, IcyHeaders, StreamMetadata };
+
+export type ResolveErrorCode =
+  | 'http-status' | 'html' | 'redirect-loop' | 'too-many-redirects' | 'playlist-loop' | 'playlist-too-deep'
+  | 'empty-playlist' | 'hls-unsupported' | 'not-audio' | 'timeout' | 'network';
+
+export class ResolveError extends Error {
+  constructor(readonly code: ResolveErrorCode, readonly url: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ResolveError';
+  }
+}
+
+export interface ResolveOptions {
+  maxRedirects: number;
+  /** How many playlists may wrap one another (station.pls -> list.m3u is 2). */
+  maxPlaylistDepth: number;
+  /** Bound on each request from connecting until the first bytes of its body are in. */
+  connectTimeoutMs: number;
+  userAgent: string;
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** undici dispatcher, e.g. an Agent trusting a test CA; the global one by default. */
+  dispatcher?: Dispatcher;
+}
+
+/** Bytes read before deciding what a response is: enough for two MP3 frames or four TS packets. */
+export const SNIFF_BYTES = 4096;
+/** A playlist larger than this is not a station playlist. */
+export const MAX_PLAYLIST_BYTES = 1 << 20;
+
+export interface ResolvedStation {
+  on(event: 'metadata', listener: (m: StreamMetadata) => void): this;
+  once(event: 'metadata', listener: (m: StreamMetadata) => void): this;
+  off(event: 'metadata', listener: (m: StreamMetadata) => void): this;
+}
+
+/** A playing stream: audio bytes in `body`, ICY titles as `metadata` events. */
+export class ResolvedStation extends EventEmitter {
+  private closed = false;
+  /**
+   * Titles seen before anyone listened (the first blocks often arrive while
+   * the first bytes are sniffed): replayed to the first 'metadata' listener.
+   */
+  private early: StreamMetadata[] | null;
+
+  constructor(
+    /** The URL the audio comes from, after redirects and playlists. */
+    readonly finalUrl: string,
+    readonly contentType: string,
+    readonly format: AudioFormat,
+    readonly icy: IcyHeaders,
+    /** Audio bytes only: ICY blocks removed, the sniffed first bytes included. */
+    readonly body: Readable,
+    /** Every URL requested on the way, in order (redirects and playlist entries). */
+    readonly via: string[],
+    private readonly stripper: IcyStripper | undefined,
+    private readonly teardown: () => void,
+    /** Metadata the stripper emitted before this object existed. */
+    early: StreamMetadata[] = [],
+  ) {
+    super();
+    this.early = early.slice(-16);
+    stripper?.on('metadata', (m: StreamMetadata) => {
+      if (this.early) {
+        if (this.early.push(m) > 16) this.early.shift();
+        return;
+      }
+      this.deliver(m);
+    });
+    this.on('newListener', (event) => {
+      if (event !== 'metadata' || !this.early) return;
+      queueMicrotask(() => {
+        const early = this.early ?? [];
+        this.early = null;
+        for (const m of early) this.deliver(m);
+      });
+    });
+  }
+
+  private deliver(m: StreamMetadata): void {
+    for (const listener of this.listeners('metadata')) {
+      try {
+        (listener as (m: StreamMetadata) => void)(m);
+      } catch {
+        // A listener's bug must not stop the audio nor the other listeners.
+      }
+    }
+  }
+
+  /** The latest ICY metadata, also the one seen before anyone listened. */
+  get metadata(): StreamMetadata | undefined {
+    return this.stripper?.current;
+  }
+
+  /** ICY counters: audio bytes, metadata blocks, blocks we could not read. */
+  get icyStats(): IcyStripper['stats'] | undefined {
+    return this.stripper?.stats;
+  }
+
+  /** Stops reading and drops the connection. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.teardown();
+  }
+}
+
+interface Context {
+  opts: ResolveOptions;
+  log: Logger | undefined;
+  via: string[];
+}
+
+/** Resolves a station URL to a playing audio stream; see the module comment. */
+export async function resolveStation(url: string, opts: ResolveOptions): Promise<ResolvedStation> {
+  const ctx: Context = { opts, log: opts.logger?.child({ url }), via: [] };
+  return open(url, ctx, []);
+}
+
+/**
+ * Opens one URL; `playlists` is the chain of playlists that led here, for
+ * loop and depth checks.
+ */
+async function open(url: string, ctx: Context, playlists: string[]): Promise<ResolvedStation> {
+  const { opts } = ctx;
+  const res = await fetchFollowing(url, ctx);
+  const { finalUrl, headers } = res;
+  const contentType = headerValue(headers['content-type']) ?? '';
+  const icy = parseIcyHeaders(headers);
+  const { badMetaint, ...icyInfo } = icy;
+  if (badMetaint !== undefined) ctx.log?.warn({ finalUrl, metaint: badMetaint }, 'ignoring invalid icy-metaint');
+
+  let stripper: IcyStripper | undefined;
+  const early: StreamMetadata[] = [];
+  let source: Readable = res.body;
+  if (icyInfo.metaint !== undefined) {
+    stripper = new IcyStripper(icyInfo.metaint);
+    stripper.on('metadata', (m: StreamMetadata) => { if (early.push(m) > 16) early.shift(); });
+    res.body.on('error', (err) => stripper!.destroy(err));
+    source = res.body.pipe(stripper);
+  }
+  const teardown = (): void => {
+    res.attempt.done();
+    stripper?.destroy();
+    res.body.destroy();
+  };
+
+  try {
+    res.attempt.phase = 'its first bytes';
+    const first = await readUpTo(source, SNIFF_BYTES);
+    const head = Buffer.concat(first.chunks);
+    const type = mediaType(contentType);
+
+    if (looksLikeHtml(head)) {
+      throw new ResolveError('html', finalUrl, type === 'text/html'
+        ? `${finalUrl} is a web page (text/html), not a stream`
+        : `${finalUrl} is labelled ${type || 'with no Content-Type'} but sends an HTML page, not a stream`);
+    }
+    const kind = playlistKind(contentType, finalUrl, head);
+    if (kind) {
+      res.attempt.phase = 'the whole playlist';
+      const all = first.ended ? first : await readUpTo(source, MAX_PLAYLIST_BYTES + 1, first.chunks);
+      res.attempt.done();
+      const bytes = Buffer.concat(all.chunks);
+      if (!all.ended || bytes.length > MAX_PLAYLIST_BYTES) {
+        throw new ResolveError('not-audio', finalUrl, `${finalUrl} looks like a ${kind.toUpperCase()} playlist but is larger than ${MAX_PLAYLIST_BYTES} bytes`);
+      }
+      teardown();
+      return await openPlaylist(url, finalUrl, kind, decodeText(bytes), ctx, playlists);
+    }
+    if (type === 'text/html') throw new ResolveError('html', finalUrl, `${finalUrl} is a web page (text/html), not a stream`);
+    if (head.length === 0) throw new ResolveError('not-audio', finalUrl, `${finalUrl} sent an empty body (Content-Type ${type || 'none'})`);
+
+    const format = pickFormat(contentType, head);
+    if (!format) {
+      throw new ResolveError('not-audio', finalUrl,
+        `${finalUrl} is not audio: Content-Type ${type || 'none'}, first bytes ${hexPreview(head)}`);
+    }
+    res.attempt.done();
+
+    const body = new PassThrough();
+    if (first.ended) {
+      body.end(head);
+    } else {
+      body.write(head);
+      pipeline(source, body, (err) => {
+        if (err && err.name !== 'AbortError' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') ctx.log?.warn({ err: err.message }, 'stream ended with an error');
+      });
+    }
+    // Whoever ends the body (ffmpeg gone, close()) also ends the connection.
+    body.once('close', () => res.body.destroy());
+    ctx.log?.info({ finalUrl, format, contentType, icy: icyInfo }, 'station resolved');
+    stripper?.removeAllListeners('metadata');
+    return new ResolvedStation(finalUrl, contentType, format, icyInfo, body, ctx.via, stripper, () => {
+      teardown();
+      body.destroy();
+    }, early);
+  } catch (err) {
+    teardown();
+    throw res.attempt.classify(err);
+  }
+}
+
+/** Magic bytes win; the label decides when they are inconclusive but still says audio. */
+function pickFormat(contentType: string, head: Buffer): AudioFormat | null {
+  const sniffed = sniffFormat(head);
+  const labelled = formatFromContentType(contentType);
+  // Joined mid-stream, an Ogg Opus stream has no OpusHead left to see.
+  if (sniffed === 'ogg' && labelled === 'opus') return 'opus';
+  if (sniffed) return sniffed;
+  if (labelled !== 'unknown' || isAudioLike(contentType)) return labelled;
+  return null;
+}
+
+async function openPlaylist(
+  requested: string, finalUrl: string, kind: string, text: string, ctx: Context, playlists: string[],
+): Promise<ResolvedStation> {
+  const chain = [...playlists, finalUrl];
+  if (playlists.includes(finalUrl)) throw new ResolveError('playlist-loop', finalUrl, `playlist loop: ${chain.join(' → ')}`);
+  if (chain.length > ctx.opts.maxPlaylistDepth) {
+    throw new ResolveError('playlist-too-deep', finalUrl,
+      `playlists nested more than ${ctx.opts.maxPlaylistDepth} deep: ${chain.join(' → ')}`);
+  }
+  const list = parsePlaylist(kind as Parameters<typeof parsePlaylist>[0], text, finalUrl);
+  if (list.hls) {
+    throw new ResolveError('hls-unsupported', finalUrl,
+      `${finalUrl} is an HLS playlist (segments, not a stream URL); HLS stations are not supported yet`);
+  }
+  if (list.dropped.length) ctx.log?.warn({ playlist: finalUrl, dropped: list.dropped }, 'playlist entries skipped');
+  if (list.entries.length === 0) {
+    throw new ResolveError('empty-playlist', finalUrl, `${finalUrl} is a ${kind.toUpperCase()} playlist with no stream URL in it`
+      + (list.dropped.length ? ` (skipped: ${list.dropped.join('; ')})` : ''));
+  }
+  ctx.log?.debug({ playlist: finalUrl, kind, entries: list.entries }, 'playlist');
+  const seen = new Set([...chain, requested]);
+  const failures: ResolveError[] = [];
+  for (const entry of list.entries) {
+    if (seen.has(entry)) {
+      failures.push(new ResolveError('playlist-loop', entry, `playlist loop: ${[...chain, entry].join(' → ')}`));
+      continue;
+    }
+    try {
+      return await open(entry, ctx, chain);
+    } catch (err) {
+      if (ctx.opts.signal?.aborted || !(err instanceof ResolveError)) throw err;
+      ctx.log?.warn({ playlist: finalUrl, entry, code: err.code, err: err.message }, 'playlist entry does not play');
+      failures.push(err);
+    }
+  }
+  if (failures.length === 1) throw failures[0]!;
+  throw new ResolveError(failures[0]!.code, finalUrl,
+    `no entry of ${finalUrl} plays: ${failures.map((f, i) => `${i + 1}) ${f.message}`).join('; ')}`,
+    { cause: failures });
+}
+
+interface Fetched {
+  finalUrl: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** The deadline still running until the first body bytes are in. */
+  attempt: Attempt;
+}
+
+/** GETs `url`, following redirects itself (bounded, loops named); 2xx only. */
+async function fetchFollowing(url: string, ctx: Context): Promise<Fetched> {
+  const { opts } = ctx;
+  const hops: string[] = [];
+  let current = url;
+  for (;;) {
+    let parsed: URL;
+    try {
+      parsed = new URL(current);
+    } catch {
+      throw new ResolveError('network', current, `${JSON.stringify(current)} is not a URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new ResolveError('network', current, `${current}: only http and https stations are supported`);
+    }
+    hops.push(current);
+    ctx.via.push(current);
+    const attempt = startAttempt(current, ctx);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(current, {
+        method: 'GET',
+        dispatcher: opts.dispatcher,
+        signal: attempt.signal,
+        headersTimeout: opts.connectTimeoutMs,
+        headers: { 'user-agent': opts.userAgent, 'icy-metadata': '1', accept: '*/*' },
+      });
+    } catch (err) {
+      attempt.done();
+      throw attempt.classify(err);
+    }
+    const status = res.statusCode;
+    const location = headerValue(res.headers.location);
+    if (status >= 300 && status < 400 && location) {
+      attempt.done();
+      res.body.dump().catch(() => {});
+      let next: string;
+      try {
+        next = new URL(location, current).href;
+      } catch {
+        throw new ResolveError('network', current, `${current} redirects to ${JSON.stringify(location)}, which is not a URL`);
+      }
+      if (hops.includes(next)) throw new ResolveError('redirect-loop', url, `redirect loop: ${[...hops, next].join(' → ')}`);
+      if (hops.length > opts.maxRedirects) {
+        throw new ResolveError('too-many-redirects', url, `${url}: more than ${opts.maxRedirects} redirects (${[...hops, next].join(' → ')})`);
+      }
+      ctx.log?.debug({ from: current, to: next, status }, 'redirect');
+      current = next;
+      continue;
+    }
+    if (status < 200 || status >= 300) {
+      attempt.done();
+      res.body.dump().catch(() => {});
+      const from = hops.length > 1 ? ` (redirected from ${url})` : '';
+      throw new ResolveError('http-status', current, `${current} returned ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + from);
+    }
+    return { finalUrl: current, headers: res.headers, body: res.body, attempt };
+  }
+}
+
+interface Attempt {
+  signal: AbortSignal;
+  /** What the timer is waiting for, for its message. */
+  phase: string;
+  /** Disarms the timer. */
+  done(): void;
+  /** Turns whatever was thrown while this request was in use into a ResolveError (or the caller's abort reason). */
+  classify(err: unknown): unknown;
+}
+
+/**
+ * One request's deadline: connectTimeoutMs from the request until its first
+ * body bytes are read (undici's own connect timeout is per dispatcher, and
+ * the caller may bring the dispatcher).
+ */
+function startAttempt(url: string, ctx: Context): Attempt {
+  const ms = ctx.opts.connectTimeoutMs;
+  const timer = new AbortController();
+  const attempt: Attempt = {
+    signal: ctx.opts.signal ? AbortSignal.any([ctx.opts.signal, timer.signal]) : timer.signal,
+    phase: 'the response headers',
+    done: () => clearTimeout(handle),
+    classify: (err) => {
+      if (err instanceof ResolveError) return err;
+      if (ctx.opts.signal?.aborted) return ctx.opts.signal.reason ?? err;
+      if (timer.signal.aborted) return timer.signal.reason;
+      const e = err as Error & { code?: string };
+      if (e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') {
+        return new ResolveError('timeout', url, `${url} did not send ${attempt.phase} within ${ms} ms`, { cause: err });
+      }
+      const detail = e?.code && !String(e.message).includes(e.code) ? `${e.message} (${e.code})` : e?.message ?? String(err);
+      return new ResolveError('network', url, `${url} could not be read: ${detail}`, { cause: err });
+    },
+  };
+  const handle = setTimeout(() => {
+    timer.abort(new ResolveError('timeout', url, `${url} did not send ${attempt.phase} within ${ms} ms`));
+  }, ms);
+  return attempt;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Reads from `src` until `want` bytes (counting `chunks` already held) or its
+ * end, then pauses it. The stream's error rejects.
+ */
+function readUpTo(src: Readable, want: number, chunks: Buffer[] = []): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  let have = chunks.reduce((n, c) => n + c.length, 0);
+  return new Promise((resolve, reject) => {
+    const off = (): void => {
+      src.off('data', onData);
+      src.off('end', onEnd);
+      src.off('error', onError);
+      src.off('close', onClose);
+    };
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      have += c.length;
+      if (have >= want) {
+        src.pause();
+        off();
+        resolve({ chunks, ended: false });
+      }
+    };
+    const onEnd = (): void => { off(); resolve({ chunks, ended: true }); };
+    const onError = (err: Error): void => { off(); reject(err); };
+    const onClose = (): void => { off(); reject(new Error('connection closed')); };
+    if (have >= want) return resolve({ chunks, ended: false });
+    src.on('data', onData);
+    src.once('end', onEnd);
+    src.once('error', onError);
+    src.once('close', onClose);
+    src.resume();
+  });
+}

@@ -1,0 +1,260 @@
+/**
+ * A local HTTP(S) server for ingest tests: programmable routes on 127.0.0.1
+ * (random port), an ICY-speaking route that interleaves metadata into real
+ * MP3 bytes, plus generators for the media and the TLS certificate the tests
+ * need, made at test time with ffmpeg and openssl (nothing binary committed).
+ *
+ *   const fx = await startFixture(t);            // closed in t.after
+ *   fx.route('/a.pls', { headers: { 'content-type': 'audio/x-scpls' }, body: '...' });
+ *   fx.route('/old', { status: 302, redirect: '/a.pls' });
+ *   fx.icy('/live.mp3', { audio: await makeMp3(), metaint: 1000, block: (i) => `StreamTitle='Song ${i >> 2}';` });
+ *   await resolveStation(fx.url('/old'), ...);
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+
+export interface RouteSpec {
+  status?: number;
+  headers?: Record<string, string | number>;
+  body?: string | Buffer;
+  /** Location header (relative paths allowed); status defaults to 302. */
+  redirect?: string;
+  /** Wait this long before sending the status line and headers. */
+  delayMs?: number;
+  /** Send headers at once, then wait this long before the first body byte. */
+  firstByteDelayMs?: number;
+}
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface IcyRoute {
+  /** The audio to send (sent once, then the response ends, unless `loop`). */
+  audio: Buffer;
+  metaint: number;
+  /** Metadata text for block i (0-based), or undefined to send an empty block. Default: none. */
+  block?: (i: number) => string | undefined;
+  contentType?: string;
+  /** Extra response headers (icy-name, icy-br ...). */
+  headers?: Record<string, string | number>;
+  /** Bytes per write, and pause between writes: a live-ish pace. Default: all at once. */
+  chunkBytes?: number;
+  intervalMs?: number;
+  /** Send the audio over and over until the client leaves. */
+  loop?: boolean;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+}
+
+export interface Fixture {
+  /** `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`. */
+  readonly origin: string;
+  readonly port: number;
+  url(path: string): string;
+  route(path: string, spec: RouteSpec | RouteHandler): void;
+  icy(path: string, spec: IcyRoute): void;
+  /** Every request seen, in order. */
+  readonly requests: RequestRecord[];
+  close(): Promise<void>;
+}
+
+/** Anything with node:test's `after(fn)`. */
+interface HasAfter { after(fn: () => unknown): void }
+
+export async function startFixture(t?: HasAfter, opts: { tls?: { key: string; cert: string } } = {}): Promise<Fixture> {
+  const routes = new Map<string, RouteSpec | RouteHandler>();
+  const requests: RequestRecord[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const h = setTimeout(() => { timers.delete(h); fn(); }, ms);
+    timers.add(h);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
+    const route = routes.get(path);
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (typeof route === 'function') return route(req, res);
+    const send = (): void => {
+      if (res.destroyed) return;
+      const headers: Record<string, string | number> = { ...route.headers };
+      if (route.redirect !== undefined) headers.location = route.redirect;
+      res.writeHead(route.status ?? (route.redirect !== undefined ? 302 : 200), headers);
+      if (route.firstByteDelayMs) {
+        res.flushHeaders();
+        later(route.firstByteDelayMs, () => { if (!res.destroyed) res.end(route.body ?? ''); });
+      } else {
+        res.end(route.body ?? '');
+      }
+    };
+    if (route.delayMs) later(route.delayMs, send);
+    else send();
+  };
+
+  const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handle) : createHttpServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const origin = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  let closed: Promise<void> | undefined;
+
+  const fixture: Fixture = {
+    origin,
+    port,
+    requests,
+    url: (path) => origin + path,
+    route: (path, spec) => { routes.set(path, spec); },
+    icy: (path, spec) => { routes.set(path, icyHandler(spec, later)); },
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        for (const h of timers) clearTimeout(h);
+        timers.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+  t?.after(() => fixture.close());
+  return fixture;
+}
+
+/**
+ * An ICY server's answer: with `Icy-MetaData: 1` in the request, `icy-metaint`
+ * and a metadata block after every `metaint` audio bytes; without it, the
+ * plain audio (as SHOUTcast and Icecast do).
+ */
+function icyHandler(spec: IcyRoute, later: (ms: number, fn: () => void) => void): RouteHandler {
+  return (req, res) => {
+    const wantsMeta = req.headers['icy-metadata'] === '1';
+    const headers: Record<string, string | number> = {
+      'content-type': spec.contentType ?? 'audio/mpeg',
+      'cache-control': 'no-cache',
+      ...spec.headers,
+    };
+    if (wantsMeta) headers['icy-metaint'] = spec.metaint;
+    res.writeHead(200, headers);
+    const encoder = new IcyEncoder(spec.metaint, spec.block);
+    const once = (): Buffer => (wantsMeta ? encoder.encode(spec.audio) : spec.audio);
+    if (!spec.chunkBytes) {
+      if (!spec.loop) { res.end(once()); return; }
+    }
+    const chunkBytes = spec.chunkBytes ?? 64 * 1024;
+    let pending = once();
+    const pump = (): void => {
+      if (res.destroyed) return;
+      if (pending.length === 0) {
+        if (!spec.loop) { res.end(); return; }
+        pending = once();
+      }
+      const ok = res.write(pending.subarray(0, chunkBytes));
+      pending = pending.subarray(chunkBytes);
+      const next = (): void => { if (spec.intervalMs) later(spec.intervalMs, pump); else setImmediate(pump); };
+      if (ok) next(); else res.once('drain', next);
+    };
+    pump();
+  };
+}
+
+/** Interleaves ICY metadata blocks into audio; stateful across calls, like a live server. */
+export class IcyEncoder {
+  private audioLeft: number;
+  private block = 0;
+
+  constructor(readonly metaint: number, private readonly text: (i: number) => string | undefined = () => undefined, private readonly encoding: BufferEncoding = 'utf8') {
+    this.audioLeft = metaint;
+  }
+
+  encode(audio: Buffer): Buffer {
+    const parts: Buffer[] = [];
+    let i = 0;
+    while (i < audio.length) {
+      const n = Math.min(this.audioLeft, audio.length - i);
+      parts.push(audio.subarray(i, i + n));
+      i += n;
+      this.audioLeft -= n;
+      if (this.audioLeft === 0) {
+        parts.push(icyBlock(this.text(this.block++), this.encoding));
+        this.audioLeft = this.metaint;
+      }
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+/** One metadata block: length byte, text NUL-padded to a multiple of 16 (at most 4080 bytes). */
+export function icyBlock(text: string | undefined, encoding: BufferEncoding = 'utf8'): Buffer {
+  if (!text) return Buffer.from([0]);
+  const bytes = Buffer.from(text, encoding).subarray(0, 255 * 16);
+  const blocks = Math.ceil(bytes.length / 16);
+  const out = Buffer.alloc(1 + blocks * 16);
+  out[0] = blocks;
+  bytes.copy(out, 1);
+  return out;
+}
+
+const mediaCache = new Map<string, Promise<Buffer>>();
+
+/**
+ * Encodes a tone with ffmpeg and returns the bytes (cached per process).
+ * `args` are ffmpeg's output options, `ext` names the container.
+ */
+export function makeMedia(name: string, seconds: number, outArgs: string[]): Promise<Buffer> {
+  const key = `${name}:${seconds}:${outArgs.join(' ')}`;
+  let p = mediaCache.get(key);
+  if (!p) {
+    p = (async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'headend-media-'));
+      try {
+        const file = join(dir, name);
+        await execFileP('ffmpeg', [
+          '-nostdin', '-hide_banner', '-loglevel', 'error',
+          '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`,
+          ...outArgs, '-y', file,
+        ], { timeout: 30_000 });
+        return await readFile(file);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    })();
+    mediaCache.set(key, p);
+  }
+  return p;
+}
+
+/** A constant-bitrate MP3 (128 kb/s, 44.1 kHz), without ID3 tags. */
+export function makeMp3(seconds = 2): Promise<Buffer> {
+  return makeMedia('tone.mp3', seconds, ['-c:a', 'libmp3lame', '-b:a', '128k', '-write_xing', '0', '-id3v2_version', '0', '-f', 'mp3']);
+}
+
+/** A self-signed certificate for 127.0.0.1 (EC P-256, one day), made with openssl. */
+export async function makeSelfSignedCert(): Promise<{ key: string; cert: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'headend-tls-'));
+  try {
+    await execFileP('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    ], { timeout: 30_000 });
+    return { key: await readFile(join(dir, 'key.pem'), 'utf8'), cert: await readFile(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
