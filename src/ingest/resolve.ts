@@ -55,6 +55,7 @@ export interface ResolvedStation {
   on(event: 'metadata', listener: (m: StreamMetadata) => void): this;
   once(event: 'metadata', listener: (m: StreamMetadata) => void): this;
   off(event: 'metadata', listener: (m: StreamMetadata) => void): this;
+  on(event: 'newListener', listener: (event: string | symbol) => void): this;
 }
 
 /** A playing stream: audio bytes in `body`, ICY titles as `metadata` events. */
