@@ -85,6 +85,8 @@ export class RtcpStats {
     const ch = this.channels.get(channel);
     if (!ch) return;
     for (const report of rtcp.reports) {
+      // Our own sender reports loop back to the group socket: not a receiver.
+      if (ch.source !== undefined && report.reporter === ch.source) continue;
       const block = report.blocks.find((b) => ch.source === undefined || b.source === ch.source);
       if (!block) { this.ignoredBlocks++; continue; }
       const prev = ch.receivers.get(report.reporter);

@@ -62,3 +62,10 @@ test('reports for a channel not opened change nothing', () => {
   assert.equal(s.reception('nope', 0), undefined);
   assert.equal(describeReception(1, 'IGMP', undefined), '1 listener by IGMP, 0 receivers by RTCP, 0.0 % loss');
 });
+
+test('our own sender reports, looped back on the group, are not a receiver', () => {
+  const s = new RtcpStats();
+  s.open('g', OURS);
+  s.ingest(0, 'g', 'fe80::9', { reports: [{ reporter: OURS, kind: 'sr', blocks: [] }], sdes: [{ ssrc: OURS, cname: 'headend' }], byes: [], skipped: 0 });
+  assert.equal(s.reception('g', 0)!.receivers, 0);
+});
