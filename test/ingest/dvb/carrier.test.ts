@@ -8,7 +8,7 @@ const files = { configFile: '/run/d/t0.conf', socket: '/run/d/t0.sock' };
 
 test('a carrier is named by frequency and polarisation', () => {
   assert.equal(carrierKey(tuning), '11362000H');
-  assert.equal(carrierKey({ ...tuning, symbolRate: 27500000 }), '11362000H');
+  assert.equal(carrierKey({ ...tuning, symbolRate: 27500000 } as DvbTuning), '11362000H');
   assert.notEqual(carrierKey({ ...tuning, polarisation: 'V' }), carrierKey(tuning));
 });
 
