@@ -1,0 +1,203 @@
+// TunerPool logic with its two edges faked: the dvblast process (lock and
+// death are events the test fires) and dvblastctl (calls recorded, with the
+// config file as dvblast would read it at that moment).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConfig } from '../../../src/config.js';
+import { silentLogger } from '../../../src/log.js';
+import type { DvbTuning } from '../../../src/ingest/dvb/carrier.js';
+import type { DvblastControl, SdtService } from '../../../src/ingest/dvb/ctl.js';
+import { DvbError, LockTimeoutError, NoFreeTunerError, TunerPool, type AcquireRequest } from '../../../src/ingest/dvb/pool.js';
+import type { CarrierProcess, CarrierProcessEvents, CarrierProcessSpec } from '../../../src/ingest/dvb/process.js';
+
+const X: DvbTuning = { frequencyKhz: 11362000, polarisation: 'H', symbolRate: 22000000, system: 'DVBS2', fec: '2/3', modulation: 'PSK_8' };
+const Y: DvbTuning = { ...X, frequencyKhz: 11494000 };
+const Z: DvbTuning = { ...X, frequencyKhz: 12604000, polarisation: 'V' };
+const output = { iface: 'lan0', ifindex: 6, ttl: 1, port: 5004 };
+const req = (n: number, tuning = X, serviceId = 1000 + n): AcquireRequest => ({ group: `ff3e::${n}`, serviceId, tuning, output });
+
+let nextPid = 100;
+class FakeProcess extends EventEmitter<CarrierProcessEvents> implements CarrierProcess {
+  pid: number | undefined;
+  restarts = 0;
+  stopped = false;
+  private pending: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  constructor(readonly spec: CarrierProcessSpec, private readonly autoLock: boolean) { super(); }
+  start(): Promise<void> {
+    this.pid = nextPid++;
+    if (this.autoLock) return Promise.resolve().then(() => { this.emit('lock', { locked: true, pid: this.pid! }); });
+    return new Promise((resolve, reject) => { this.pending = { resolve, reject }; });
+  }
+  lock(): void { this.emit('lock', { locked: true, pid: this.pid! }); this.pending?.resolve(); this.pending = null; }
+  neverLocks(): void { this.pending?.reject(new Error(`[pid:${this.pid}, name:dvblast] did not start: not up after 4000 ms (startup check 'custom')`)); this.pending = null; }
+  async stop(): Promise<void> { this.stopped = true; this.pid = undefined; }
+}
+
+function setup(opts: { adapters?: unknown[]; autoLock?: boolean; failReload?: () => boolean } = {}) {
+  const runDir = mkdtempSync(join(tmpdir(), 'dvb-pool-'));
+  const config = buildConfig({ dvb: { runDir, adapters: opts.adapters ?? [{ name: 't0' }] } }).dvb;
+  const procs: FakeProcess[] = [];
+  const calls: Array<{ cmd: string; socket: string; conf?: string }> = [];
+  const sdt: SdtService[] = [{ serviceId: 1001, name: 'Alpha', provider: 'Lab' }];
+  const ctl: DvblastControl = {
+    async reload(socket) {
+      calls.push({ cmd: 'reload', socket, conf: readFileSync(socket.replace(/\.sock$/, '.conf'), 'utf8') });
+      if (opts.failReload?.()) throw new Error('No answer');
+    },
+    async shutdown(socket) { calls.push({ cmd: 'shutdown', socket }); },
+    async sdt(socket) { calls.push({ cmd: 'sdt', socket }); return sdt; },
+  };
+  const pool = new TunerPool({
+    config, logger: silentLogger, ctl,
+    launch: (spec) => { const p = new FakeProcess(spec, opts.autoLock ?? true); procs.push(p); return p; },
+  });
+  return { pool, procs, calls, runDir, done: () => rmSync(runDir, { recursive: true, force: true }) };
+}
+
+test('a second service on the same carrier reuses its dvblast: config rewritten, reload, no new process', async () => {
+  const { pool, procs, calls, done } = setup();
+  const a = await pool.acquire(req(1));
+  assert.equal(procs.length, 1);
+  assert.ok(procs[0]!.spec.args.includes('11362000'));
+  const b = await pool.acquire(req(2));
+  assert.equal(procs.length, 1, 'no second dvblast');
+  assert.equal(a.adapter, 't0');
+  assert.equal(b.carrier, '11362000H');
+  assert.deepEqual(calls.map((c) => c.cmd), ['reload']);
+  assert.equal(calls[0]!.conf, '[ff3e::1]:5004/ifindex=6/ttl=1\t1\t1001\n[ff3e::2]:5004/ifindex=6/ttl=1\t1\t1002\n');
+  await pool.release(a);
+  assert.equal(calls[1]!.cmd, 'reload');
+  assert.equal(calls[1]!.conf, '[ff3e::2]:5004/ifindex=6/ttl=1\t1\t1002\n');
+  assert.equal(procs[0]!.stopped, false);
+  await pool.release(b);
+  assert.equal(calls[2]!.cmd, 'shutdown', 'last service: dvblastctl shutdown');
+  assert.equal(procs[0]!.stopped, true, 'and the process is made sure gone');
+  assert.deepEqual(pool.status().tuners, [{ name: 't0', kind: 'card', state: 'free' }]);
+  await pool.release(b); // twice: nothing happens
+  assert.equal(calls.length, 3);
+  await pool.close();
+  done();
+});
+
+test('no free tuner: refused with the carrier named, and recorded; free again after release', async () => {
+  const { pool, done } = setup();
+  const a = await pool.acquire(req(1));
+  await assert.rejects(pool.acquire(req(2, Y)), (e: unknown) => e instanceof NoFreeTunerError && e.code === 'no-free-tuner' && /no free tuner for 11494000H/.test(e.message));
+  assert.match(pool.status().errors[0]!.message, /no free tuner for 11494000H/);
+  await pool.release(a);
+  const b = await pool.acquire(req(2, Y));
+  assert.equal(b.carrier, '11494000H');
+  await pool.close();
+  done();
+});
+
+test('tuners take only the carriers they are allowed; two tuners, two carriers', async () => {
+  const { pool, procs, done } = setup({ adapters: [{ name: 'low', carriers: ['10700000-11700000H'] }, { name: 'any' }] });
+  const z = await pool.acquire(req(1, Z));
+  assert.equal(z.adapter, 'any', '12604000V is outside the range of "low"');
+  const x = await pool.acquire(req(2, X));
+  assert.equal(x.adapter, 'low');
+  await assert.rejects(pool.acquire(req(3, Y)), NoFreeTunerError);
+  assert.equal(procs.length, 2);
+  assert.deepEqual(pool.status().tuners.map((t) => `${t.name}:${t.carrier}`), ['low:11362000H', 'any:12604000V']);
+  await pool.close();
+  done();
+});
+
+test('concurrent joins for one carrier start one dvblast; joins during the start wait for lock', async () => {
+  const { pool, procs, calls, done } = setup({ autoLock: false });
+  const p1 = pool.acquire(req(1));
+  const p2 = pool.acquire(req(2));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(procs.length, 1);
+  assert.equal(pool.status().carriers[0]!.lock, 'waiting');
+  procs[0]!.lock();
+  const [a, b] = await Promise.all([p1, p2]);
+  assert.equal(a.carrier, b.carrier);
+  assert.equal(calls.filter((c) => c.cmd === 'reload').length, 1);
+  await pool.close();
+  done();
+});
+
+test('a carrier that never locks: LockTimeoutError, the tuner is free, waiting joins fail too', async () => {
+  const { pool, procs, done } = setup({ autoLock: false });
+  const p1 = pool.acquire(req(1));
+  const p2 = pool.acquire(req(2));
+  await new Promise((r) => setImmediate(r));
+  procs[0]!.neverLocks();
+  await assert.rejects(p1, (e: unknown) => e instanceof LockTimeoutError && /11362000H on tuner t0: no lock within 10000 ms/.test(e.message));
+  await assert.rejects(p2, (e: unknown) => e instanceof DvbError);
+  assert.equal(procs[0]!.stopped, true);
+  assert.deepEqual(pool.status().tuners.map((t) => t.state), ['free']);
+  assert.equal(pool.status().carriers.length, 0);
+  await pool.close();
+  done();
+});
+
+test('a failed reload undoes the change and says why; the other services stay', async () => {
+  let fail = false;
+  const { pool, calls, done } = setup({ failReload: () => fail });
+  const a = await pool.acquire(req(1));
+  fail = true;
+  await assert.rejects(pool.acquire(req(2)), (e: unknown) => e instanceof DvbError && e.code === 'reload-failed' && /ff3e::2/.test(e.message));
+  assert.deepEqual(pool.status().carriers[0]!.services.map((s) => s.group), [a.group]);
+  assert.ok(pool.status().errors.some((e) => /cannot add ff3e::2/.test(e.message)));
+  assert.equal(calls.at(-1)!.cmd, 'reload');
+  await pool.close();
+  done();
+});
+
+test('lost lock and restarts show in status and events; given up after the cap: tuner freed, groups named', async () => {
+  const { pool, procs, done } = setup();
+  const events: string[] = [];
+  pool.on('lock', (e) => events.push(`lock ${e.locked}`));
+  pool.on('restart', (e) => events.push(`restart ${e.attempt}`));
+  pool.on('failed', (e) => events.push(`failed ${e.groups.join(',')}`));
+  pool.on('lock', () => { throw new Error('a listener that throws breaks nothing'); });
+  await pool.acquire(req(1));
+  await pool.acquire(req(2));
+  const p = procs[0]!;
+  p.emit('lock', { locked: false, pid: p.pid! });
+  assert.equal(pool.status().carriers[0]!.lock, 'lost');
+  p.emit('exit', { pid: p.pid!, code: null, signal: 'SIGKILL', ours: false });
+  p.emit('restart', { attempt: 1, delayMs: 500, reason: 'exited with signal SIGKILL' });
+  assert.equal(pool.status().carriers[0]!.state, 'restarting');
+  p.emit('spawn', { pid: 999, attempt: 2 });
+  p.emit('lock', { locked: true, pid: 999 });
+  assert.equal(pool.status().carriers[0]!.state, 'running');
+  p.emit('failed', { reason: 'gave up after 10 restarts' });
+  assert.deepEqual(events, ['lock true', 'lock false', 'restart 1', 'lock true', 'failed ff3e::1,ff3e::2']);
+  assert.deepEqual(pool.status().tuners.map((t) => t.state), ['free']);
+  assert.ok(pool.status().errors.some((e) => /died \(signal SIGKILL\)/.test(e.message)));
+  assert.ok(pool.status().errors.some((e) => /given up: gave up after 10 restarts/.test(e.message)));
+  await pool.close();
+  done();
+});
+
+test('bad requests are refused naming the field; one group carries one service', async () => {
+  const { pool, done } = setup();
+  await assert.rejects(pool.acquire({ ...req(1), group: '2001:db8::1' }), /bad-request|not a multicast group/);
+  await assert.rejects(pool.acquire({ ...req(1), serviceId: 0 }), /serviceId/);
+  await pool.acquire(req(1));
+  await assert.rejects(pool.acquire(req(1)), (e: unknown) => e instanceof DvbError && e.code === 'group-busy');
+  await pool.close();
+  await assert.rejects(pool.acquire(req(3)), /closed/);
+  done();
+});
+
+test('sdt(): names from the carrier\'s SDT, cached; null for a service it does not list', async () => {
+  const { pool, calls, done } = setup();
+  const a = await pool.acquire(req(1));
+  assert.deepEqual(await pool.sdt(a), { name: 'Alpha', provider: 'Lab' });
+  assert.deepEqual(await pool.sdt(a), { name: 'Alpha', provider: 'Lab' });
+  assert.equal(calls.filter((c) => c.cmd === 'sdt').length, 1);
+  const b = await pool.acquire(req(2));
+  assert.equal(await pool.sdt(b, 0), null);
+  assert.deepEqual(pool.status().carriers[0]!.services[0], { group: 'ff3e::1', serviceId: 1001, iface: 'lan0', name: 'Alpha', provider: 'Lab' });
+  await pool.close();
+  done();
+});
