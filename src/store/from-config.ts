@@ -7,7 +7,7 @@ import { openStore, type Store } from './store.js';
 export function openStoreFromConfig(cfg: HeadendConfig, opts: { logger?: Logger; database?: string; mergeStatic?: boolean } = {}): Store {
   const { derivedFrom } = resolvePrefix(cfg.plan.prefix, cfg.interfaces);
   if (derivedFrom === 'fallback') {
-    opts.logger?.warn('no plan.prefix and no global IPv6 address on the configured interfaces: using 2001:db8::/64 (documentation prefix)');
+    opts.logger?.info('no plan.prefix and no global IPv6 address on the configured interfaces: using 2001:db8::/64 (documentation prefix)');
   }
   const store = openStore(opts.database ?? cfg.database, { logger: opts.logger, plan: planFromConfig(cfg) });
   if (opts.mergeStatic !== false) {
@@ -19,4 +19,13 @@ export function openStoreFromConfig(cfg: HeadendConfig, opts: { logger?: Logger;
     }
   }
   return store;
+}
+
+/** For the admin CLI: `--config FILE` (default: all defaults) and `--database PATH` (default: the config's). */
+export async function openStoreForCli(opts: { config?: string; database?: string }): Promise<{ store: Store; config: HeadendConfig }> {
+  const { loadConfig } = await import('../config.js');
+  const { createLogger } = await import('../log.js');
+  const config = loadConfig(opts.config);
+  const logger = createLogger({ level: process.env.HEADEND_LOG_LEVEL ?? 'warn' });
+  return { store: openStoreFromConfig(config, { logger, database: opts.database }), config };
 }
