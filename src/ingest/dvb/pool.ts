@@ -406,18 +406,15 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
       if (c.state === 'restarting') c.log.info({ pid }, 'dvblast restarted; outputs return with lock');
       c.lock = 'waiting';
     });
-    c.proc.on('lock', ({ locked }) => {
-      const was = c.lock;
-      c.lock = locked ? 'locked' : 'lost';
-      if (locked && c.state === 'restarting') c.state = 'running';
-      if (locked && was === 'lost') c.log.info('carrier regained lock');
-      if (!locked) {
-        c.log.warn({ services: c.services.size }, `carrier lost lock; restarting dvblast if it is not back within ${this.cfg.lockTimeoutMs} ms`);
-        this.recordError('lost lock', c.key, adapter);
-      }
-      this.safeEmit('lock', { carrier: c.key, adapter, locked });
+    c.proc.on('lock', ({ locked }) => this.setLock(c, locked, 'dvblast reports the frontend unlocked'));
+    c.proc.on('bitrate', ({ bitsPerSecond }) => {
+      c.bitsPerSecond = bitsPerSecond;
+      // A locked frontend always delivers TS packets (null packets at least):
+      // a second without any is a lost carrier, long before dvblast's own
+      // 5 s UDP timeout says so.
+      if (bitsPerSecond === 0 && c.lock === 'locked') this.setLock(c, false, 'no TS packets for 1 s');
+      else if (bitsPerSecond > 0 && c.lock === 'lost') this.setLock(c, true, 'TS packets again');
     });
-    c.proc.on('bitrate', ({ bitsPerSecond }) => { c.bitsPerSecond = bitsPerSecond; });
     c.proc.on('exit', ({ pid, code, signal, ours }) => {
       if (ours || c.state === 'stopping' || c.state === 'starting') return;
       const msg = `dvblast [pid:${pid}] died (${signal ? `signal ${signal}` : `code ${code}`})`;
@@ -443,6 +440,20 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
       this.freeTuner(c);
       this.safeEmit('failed', { carrier: c.key, adapter, groups, reason });
     });
+  }
+
+  private setLock(c: Carrier, locked: boolean, why: string): void {
+    const was = c.lock;
+    if ((locked && was === 'locked') || (!locked && was === 'lost')) return;
+    c.lock = locked ? 'locked' : 'lost';
+    const adapter = c.tuner.config.name;
+    if (locked && c.state === 'restarting') c.state = 'running';
+    if (locked && was === 'lost') c.log.info('carrier regained lock');
+    if (!locked) {
+      c.log.warn({ services: c.services.size, why }, `carrier lost lock; dvblast is restarted if it is not back within ${this.cfg.lockTimeoutMs} ms`);
+      this.recordError(`lost lock: ${why}`, c.key, adapter);
+    }
+    this.safeEmit('lock', { carrier: c.key, adapter, locked });
   }
 
   /** `dvblastctl shutdown`, then the supervisor makes sure the process is gone; the tuner is free after. */
