@@ -23,12 +23,11 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir, release } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Lab, waitLinkLocal, type Netns } from '../test/helpers/netns.js';
 import { startJoiner } from '../test/helpers/joiner.js';
 
-const args = process.argv.slice(2);
-const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'fixtures/membership';
 
 // ---------------------------------------------------------------- pcap reading
 
@@ -105,8 +104,14 @@ export function readPcap(file: Buffer): CapturedPacket[] {
 
 // ---------------------------------------------------------------- capturing
 
-const work = mkdtempSync(join(tmpdir(), 'headend-capture-'));
+let work: string | undefined;
 let captures = 0;
+
+/** Removes the pcap files made by capture(). */
+export function removeCaptures(): void {
+  if (work) rmSync(work, { recursive: true, force: true });
+  work = undefined;
+}
 
 async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -129,7 +134,8 @@ async function stop(child: ChildProcess): Promise<void> {
  * Runs `action` while tcpdump records `iface` in `ns`, until a packet
  * satisfying `want` shows up; returns it.
  */
-async function capture(ns: Netns, iface: string, what: string, action: () => Promise<unknown>, want: (p: CapturedPacket) => boolean, timeoutMs = 8000): Promise<CapturedPacket> {
+export async function capture(ns: Netns, iface: string, what: string, action: () => Promise<unknown>, want: (p: CapturedPacket) => boolean, timeoutMs = 8000): Promise<CapturedPacket> {
+  work ??= mkdtempSync(join(tmpdir(), 'headend-capture-'));
   const file = join(work, `c${++captures}.pcap`);
   const tcpdump = ns.spawn('tcpdump', ['-Z', 'root', '-U', '-n', '-i', iface, '-w', file]);
   let stderr = '';
@@ -150,7 +156,7 @@ async function capture(ns: Netns, iface: string, what: string, action: () => Pro
 }
 
 /** Parses dotted / colon address text to bytes without our own addr.ts (so fixtures stay independent of it). */
-function addrBytes(text: string): Buffer {
+export function addrBytes(text: string): Buffer {
   if (text.includes('.')) return Buffer.from(text.split('.').map(Number));
   const [l, r] = text.split('::');
   const lw = l ? l.split(':') : [];
@@ -206,6 +212,8 @@ function keep(name: string, description: string, producedBy: string, p: Captured
 const sh = (ns: Netns, cmd: string) => ns.exec('sh', ['-c', cmd]);
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'fixtures/membership';
   const lab = new Lab();
   try {
     const hub = await lab.netns('hub');
@@ -362,7 +370,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   for (const f of readdirSync(OUT)) if (f.endsWith('.json')) rmSync(join(OUT, f));
   for (const f of fixtures) writeFileSync(join(OUT, `${f.name}.json`), `${JSON.stringify(f, null, 2)}\n`);
-  rmSync(work, { recursive: true, force: true });
+  removeCaptures();
   console.error(`wrote ${fixtures.length} fixtures to ${OUT}`);
 }
 
@@ -398,7 +406,10 @@ function writeGarbage(): void {
     { reason: 'truncated', field: 'record 2 header', offset: 28 });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+// Also imported by test/membership/codec-live.test.ts for readPcap/capture: run only as a script.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
