@@ -21,6 +21,8 @@
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <linux/mroute.h>
+#include <linux/mroute6.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -83,6 +85,8 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       InstanceMethod("joinGroup", &RawSocket::JoinGroup),
       InstanceMethod("leaveGroup", &RawSocket::LeaveGroup),
       InstanceMethod("send", &RawSocket::Send),
+      InstanceMethod("mrouteInit", &RawSocket::MrouteInit),
+      InstanceMethod("mrouteAddInterface", &RawSocket::MrouteAddInterface),
       InstanceMethod("close", &RawSocket::Close),
     });
   }
@@ -211,6 +215,54 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     }
     return env.Undefined();
   }
+  // MRT_INIT / MRT6_INIT: become the multicast routing socket of this
+  // namespace's default table, so IGMPv1/v2 and MLDv1 reports sent to
+  // arbitrary groups reach us (PROTOCOLS.md §1). One per table: fails with
+  // EADDRINUSE when smcroute, igmpproxy or FRR already holds it.
+  Napi::Value MrouteInit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    int one = 1;
+    int rc = family_ == AF_INET ? setsockopt(fd_, IPPROTO_IP, MRT_INIT, &one, sizeof one)
+                                : setsockopt(fd_, IPPROTO_IPV6, MRT6_INIT, &one, sizeof one);
+    if (rc < 0) SysError(env, family_ == AF_INET ? "setsockopt(MRT_INIT)" : "setsockopt(MRT6_INIT)", errno).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // mrouteAddInterface(vif: number, ifindex: number): MRT_ADD_VIF by
+  // interface index (VIFF_USE_IFINDEX) / MRT6_ADD_MIF. The kernel marks the
+  // interface as multicast-forwarding, which is what routes IGMP for
+  // arbitrary groups to the routing socket.
+  Napi::Value MrouteAddInterface(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "mrouteAddInterface(vif: number, ifindex: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    unsigned vif = info[0].As<Napi::Number>().Uint32Value();
+    int ifindex = info[1].As<Napi::Number>().Int32Value();
+    int rc;
+    if (family_ == AF_INET) {
+      struct vifctl vc;
+      memset(&vc, 0, sizeof vc);
+      vc.vifc_vifi = static_cast<vifi_t>(vif);
+      vc.vifc_flags = VIFF_USE_IFINDEX;
+      vc.vifc_threshold = 1;
+      vc.vifc_lcl_ifindex = ifindex;
+      rc = setsockopt(fd_, IPPROTO_IP, MRT_ADD_VIF, &vc, sizeof vc);
+    } else {
+      struct mif6ctl mc;
+      memset(&mc, 0, sizeof mc);
+      mc.mif6c_mifi = static_cast<mifi_t>(vif);
+      mc.vifc_threshold = 1;
+      mc.mif6c_pifi = static_cast<uint16_t>(ifindex);
+      rc = setsockopt(fd_, IPPROTO_IPV6, MRT6_ADD_MIF, &mc, sizeof mc);
+    }
+    if (rc < 0) SysError(env, family_ == AF_INET ? "setsockopt(MRT_ADD_VIF)" : "setsockopt(MRT6_ADD_MIF)", errno).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
   Napi::Value JoinGroup(const Napi::CallbackInfo& info) { return Membership(info, MCAST_JOIN_GROUP); }
   Napi::Value LeaveGroup(const Napi::CallbackInfo& info) { return Membership(info, MCAST_LEAVE_GROUP); }
 
@@ -376,6 +428,15 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
     if (family_ == AF_INET) {
       // RFC 791 header: IHL in 32-bit words, TTL at 8, source 12, destination 16.
+      if (plen >= 20 && buf[9] == 0) {
+        // struct igmpmsg from the multicast routing code (a cache-miss
+        // upcall, protocol byte 0), not a datagram: only a routing daemon
+        // wants it.
+        pkt.Set("error", Napi::String::New(env, "multicast routing upcall"));
+        pkt.Set("payload", Napi::Buffer<uint8_t>::New(env, 0));
+        Deliver(env, env.Null(), pkt);
+        return true;
+      }
       if (plen < 20 || (buf[0] >> 4) != 4 || (buf[0] & 0x0f) < 5 || static_cast<size_t>(buf[0] & 0x0f) * 4 > plen) {
         pkt.Set("error", Napi::String::New(env, "IPv4 header shorter than its IHL"));
         pkt.Set("payload", CopyBuffer(env, buf, plen));
@@ -473,6 +534,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("SOL_SOCKET", SOL_SOCKET);
   def("SO_RCVBUF", SO_RCVBUF);
   def("SO_BINDTODEVICE", SO_BINDTODEVICE);
+  def("MRT_INIT", MRT_INIT);
+  def("MRT6_INIT", MRT6_INIT);
   exports.Set("constants", k);
   return exports;
 }

@@ -16,7 +16,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** One datagram as the addon delivers it. */
+/**
+ * One datagram as the addon delivers it. When `error` is set the datagram
+ * could not be framed and only `payload` (possibly empty) is meaningful.
+ */
 export interface RawPacket {
   /** The IGMP or ICMPv6 message only (IPv4 header already stripped). */
   payload: Buffer;
@@ -44,6 +47,10 @@ export interface RawSocket {
   leaveGroup(group: Buffer, ifindex: number): void;
   /** sendmsg with PKTINFO (interface, source); IPv6 adds Router Alert hop-by-hop and hop limit 1. */
   send(payload: Buffer, to: Buffer, ifindex: number, from: Buffer): number;
+  /** MRT_INIT / MRT6_INIT: hear IGMPv1/v2 and MLDv1 reports to any group (needs CAP_NET_ADMIN). */
+  mrouteInit(): void;
+  /** MRT_ADD_VIF (by ifindex) / MRT6_ADD_MIF: one per interface, `vif` counting from 0. */
+  mrouteAddInterface(vif: number, ifindex: number): void;
   /** Stops polling and closes the fd; safe to call twice. */
   close(): void;
 }
@@ -55,6 +62,7 @@ export interface NativeConstants {
   IPV6_RECVPKTINFO: number; IPV6_RECVHOPLIMIT: number; IPV6_RECVHOPOPTS: number;
   IPV6_MULTICAST_IF: number; IPV6_MULTICAST_HOPS: number; IPV6_MULTICAST_LOOP: number; IPV6_ADD_MEMBERSHIP: number;
   ICMP6_FILTER: number; SOL_SOCKET: number; SO_RCVBUF: number; SO_BINDTODEVICE: number;
+  MRT_INIT: number; MRT6_INIT: number;
 }
 
 export interface NativeAddon {
