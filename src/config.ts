@@ -6,6 +6,7 @@
  * The file format is YAML (a JSON file is valid YAML too).
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 
 export class ConfigError extends Error {
@@ -43,6 +44,13 @@ export interface MembershipConfig {
   ipv6: boolean;
   /** MRT_INIT/MRT6_INIT to hear v2/MLDv1 reports to any group (clashes with smcroute et al.). */
   multicastRouterSocket: boolean;
+  /**
+   * Per interface, the addresses our queries are sent from (IPv4; IPv6
+   * link-local), which also decide the querier election (lowest wins). Live
+   * edges take them from the interface when absent; `headend simulate`
+   * defaults to 192.0.2.100 / fe80::100.
+   */
+  querierAddresses?: Array<{ iface: string; ipv4?: string; ipv6?: string }>;
 }
 
 export interface ChannelConfig {
@@ -165,6 +173,7 @@ export const DEFAULT_CONFIG: HeadendConfig = {
     ipv4: true,
     ipv6: true,
     multicastRouterSocket: false,
+    querierAddresses: [],
   },
   sessions: { lingerMs: 3_000, maxSessions: 32, maxStartsPerMinute: 60, retryBackoffMs: 1_000, retryBackoffMaxMs: 60_000 },
   announce: { intervalMs: 5_000, scopedAddress: false, ttl: 255 },
@@ -283,6 +292,20 @@ export function buildConfig(doc: Json): HeadendConfig {
   intAtLeast(cfg, 'membership.maxGroupsPerInterface', 1);
   intAtLeast(cfg, 'membership.maxSourcesPerGroup', 1);
   intAtLeast(cfg, 'membership.maxHostsPerInterface', 1);
+  for (const [i, r] of m.ssmRanges.entries()) {
+    const [addr, bits, extra] = typeof r === 'string' ? r.split('/') : [];
+    const max = isIPv4(addr ?? '') ? 32 : isIPv6(addr ?? '') ? 128 : -1;
+    if (extra !== undefined || max < 0 || !/^\d{1,3}$/.test(bits ?? '') || Number(bits) > max) {
+      throw new ConfigError(`membership.ssmRanges[${i}]`, `must be a prefix such as 232.0.0.0/8 or ff30::/12, got ${JSON.stringify(r)}`);
+    }
+  }
+  for (const [i, q] of (m.querierAddresses ?? []).entries()) {
+    const key = `membership.querierAddresses[${i}]`;
+    if (!isObject(q) || typeof q.iface !== 'string') throw new ConfigError(key, 'must be a mapping with iface and ipv4 and/or ipv6');
+    for (const k of Object.keys(q)) if (!['iface', 'ipv4', 'ipv6'].includes(k)) throw new ConfigError(`${key}.${k}`, 'unknown key');
+    if (q.ipv4 !== undefined && !isIPv4(String(q.ipv4))) throw new ConfigError(`${key}.ipv4`, `not an IPv4 address: ${JSON.stringify(q.ipv4)}`);
+    if (q.ipv6 !== undefined && !isIPv6(String(q.ipv6))) throw new ConfigError(`${key}.ipv6`, `not an IPv6 address: ${JSON.stringify(q.ipv6)}`);
+  }
   if (m.queryResponseIntervalMs >= m.queryIntervalMs) {
     throw new ConfigError('membership.queryResponseIntervalMs', 'must be less than membership.queryIntervalMs (RFC 9776 §8.3)');
   }
