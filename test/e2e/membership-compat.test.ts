@@ -1,0 +1,80 @@
+/**
+ * Older hosts against the live edge: a Linux host forced to MLDv1
+ * (force_mld_version=1) and IGMPv2 (force_igmp_version=2) on a veth pair.
+ * Their reports go to the group address itself, so the headend needs the
+ * multicast routing socket (membership.multicastRouterSocket, MRT_INIT /
+ * MRT6_INIT) to hear them (PROTOCOLS.md §1); their leaves go to ff02::2 /
+ * 224.0.0.2. Such hosts suppress each other's reports, so they count as one
+ * listener per interface.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
+import { startJoiner, type Joiner } from '../helpers/joiner.js';
+import { scratchDir, startWatch, type Watch, type WatchLine } from './membership-watch.js';
+
+const skip = !canUseNetns() && 'needs root and iproute2 (network namespaces)';
+
+const MEMBERSHIP = {
+  queryIntervalMs: 2000,
+  queryResponseIntervalMs: 500,
+  robustness: 2,
+  lastMemberQueryIntervalMs: 200,
+  multicastRouterSocket: true,
+};
+const ASM6 = 'ff0e::db8:2';
+const ASM4 = '239.3.3.3';
+
+const lab = new Lab();
+const scratch = scratchDir();
+let headend: Netns;
+let host: Netns;
+let joiner: Joiner;
+let watch: Watch;
+
+const isEdge = (type: string, group: string) => (l: WatchLine) => l.event === type && l.group === group && l.source === '*';
+
+before(async () => {
+  if (skip) return;
+  headend = await lab.netns('headend');
+  host = await lab.netns('old');
+  await lab.veth(headend, 'lan0', host, 'eth0');
+  await headend.exec('ip', ['addr', 'add', '10.0.1.1/24', 'dev', 'lan0']);
+  await host.exec('ip', ['addr', 'add', '10.0.1.2/24', 'dev', 'eth0']);
+  await host.exec('sysctl', ['-qw', 'net.ipv6.conf.eth0.force_mld_version=1']);
+  await host.exec('sysctl', ['-qw', 'net.ipv4.conf.eth0.force_igmp_version=2']);
+  watch = await startWatch(headend, ['lan0'], MEMBERSHIP, scratch.dir);
+  joiner = await startJoiner(host);
+});
+
+after(async () => {
+  try {
+    await joiner?.close();
+  } finally {
+    await lab.close();
+    scratch.remove();
+  }
+});
+
+test('an MLDv1 host: report to the group is heard (MRT6_INIT), Done makes the group idle', { skip }, async () => {
+  const since = watch.mark();
+  await joiner.join(ASM6, 'eth0');
+  const active = await watch.waitFor(isEdge('active', ASM6), 'active for the MLDv1 join', { since });
+  assert.equal(active.listeners, 1);
+  const heard = await watch.waitFor((l) => l.event === 'received' && (l.message as { kind?: string })?.kind === 'legacy-report', 'an MLDv1 report', { since });
+  assert.equal((heard.message as { version: number }).version, 1);
+  await joiner.leave(ASM6, 'eth0');
+  await watch.waitFor(isEdge('idle', ASM6), 'idle after the MLDv1 Done', { since });
+  // A v1 Done makes the querier ask the group before letting it go (RFC 9777 §7.6.2 / RFC 2710 §4).
+  assert.ok(watch.lines.slice(since).some((l) => l.event === 'query' && l.group === ASM6), 'a multicast-address-specific query was sent');
+});
+
+test('an IGMPv2 host: report to the group is heard (MRT_INIT), Leave makes the group idle', { skip }, async () => {
+  const since = watch.mark();
+  await joiner.join(ASM4, 'eth0');
+  const active = await watch.waitFor(isEdge('active', ASM4), 'active for the IGMPv2 join', { since });
+  assert.equal(active.listeners, 1);
+  await joiner.leave(ASM4, 'eth0');
+  await watch.waitFor(isEdge('idle', ASM4), 'idle after the IGMPv2 Leave', { since });
+  assert.ok(watch.lines.slice(since).some((l) => l.event === 'query' && l.group === ASM4), 'a group-specific query was sent');
+});
