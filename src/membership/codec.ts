@@ -107,12 +107,10 @@ function badValue(field: string, offset: number, what: string): CodecError {
 type Layout = ReadonlyArray<readonly [string, number, number]>;
 
 const IGMP_HEADER: Layout = [['type', 0, 1], ['max resp code', 1, 1], ['checksum', 2, 2], ['group address', 4, 4]];
-const IGMP_V3_QUERY: Layout = [...IGMP_HEADER, ['S|QRV', 8, 1], ['QQIC', 9, 1], ['number of sources', 10, 2]];
 const REPORT_HEADER: Layout = [['type', 0, 1], ['reserved', 1, 1], ['checksum', 2, 2], ['reserved', 4, 2], ['number of records', 6, 2]];
 const MLD_HEADER: Layout = [
   ['type', 0, 1], ['code', 1, 1], ['checksum', 2, 2], ['max resp code', 4, 2], ['reserved', 6, 2], ['multicast address', 8, 16],
 ];
-const MLD_V2_QUERY: Layout = [...MLD_HEADER, ['S|QRV', 24, 1], ['QQIC', 25, 1], ['number of sources', 26, 2]];
 
 /** Throws naming the first field of `layout` that a `len`-byte message cuts. */
 function needLayout(len: number, layout: Layout, what: string): void {
@@ -198,7 +196,6 @@ export function decodeIgmp(payload: Buffer): MembershipMessage {
       }
       // RFC 9776 §7.1: lengths 9-11 are not a valid query of any version.
       if (len < 12) throw new CodecError('length', 0, 'bad length', `bad length ${len} for IGMP query: 8 (v1/v2) or at least 12 (v3)`);
-      needLayout(len, IGMP_V3_QUERY, 'query');
       const n = (payload[10] << 8) | payload[11];
       needAddrs(len, 12, n, ADDR_IGMP, 'query');
       msg = {
@@ -259,7 +256,6 @@ export function decodeMld(payload: Buffer, from?: AddrKey, to?: AddrKey): Member
       }
       // RFC 9777 §8.1: 25-27 bytes match no version.
       if (len < 28) throw new CodecError('length', 0, 'bad length', `bad length ${len} for MLD query: 24 (v1) or at least 28 (v2)`);
-      needLayout(len, MLD_V2_QUERY, 'query');
       const n = (payload[26] << 8) | payload[27];
       needAddrs(len, 28, n, ADDR_MLD, 'query');
       msg = {
