@@ -1,0 +1,205 @@
+// End to end in two namespaces (server lan0 <-> client eth0), IPv6 SSM:
+// - ffmpeg run by ChildSupervisor with ffmpegArgs sends RTP (MP3 as PT 14,
+//   AAC in MPEG-TS as PT 33); the client captures it (sequence numbers step
+//   by one, right payload type, from the SSM source) and ffprobe decodes it
+//   from an SDP made by buildSdp;
+// - the Announcer (in the server namespace) sends SAP to [group]:9875; the
+//   client's `ffprobe sap://[group]:9875` finds the stream from it; tshark
+//   decodes SAP and RTP with no malformed packets; withdraw() sends a deletion
+//   with the announced hash.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
+import { ChildSupervisor } from '../../src/ingest/supervisor.js';
+import { ffmpegArgs, payloadTypeOf, type FfmpegSpec } from '../../src/ingest/ffmpeg.js';
+import { buildSdp } from '../../src/announce/sdp.js';
+import { sapHash } from '../../src/announce/sap.js';
+import { silentLogger } from '../../src/log.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const GROUP = 'ff3e:40:2001:db8:1:0:8000:1';
+const SOURCE = '2001:db8:1::1';
+const CLIENT = '2001:db8:1::2';
+const skip = !canUseNetns() && 'needs root and iproute2';
+
+let lab: Lab;
+let srv: Netns;
+let cli: Netns;
+let dir: string;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'announce-e2e-'));
+  lab = new Lab();
+  srv = await lab.netns('srv');
+  cli = await lab.netns('cli');
+  await lab.veth(srv, 'lan0', cli, 'eth0');
+  await srv.exec('ip', ['-6', 'addr', 'add', `${SOURCE}/64`, 'dev', 'lan0', 'nodad']);
+  await cli.exec('ip', ['-6', 'addr', 'add', `${CLIENT}/64`, 'dev', 'eth0', 'nodad']);
+});
+
+after(async () => {
+  if (skip) return;
+  await lab.close();
+  if (!process.env.KEEP_TEST_DIR) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Resolves with the first line of `stream` matching `re`. */
+function lineMatching(stream: NodeJS.ReadableStream, re: RegExp, what: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${buf.slice(-300)}`)), timeoutMs);
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => re.test(l));
+      if (line !== undefined) { clearTimeout(timer); resolve(line); }
+    });
+  });
+}
+
+/** tcpdump on the client's eth0 into a pcap; stop() flushes and ends it. Immediate mode: otherwise packets still in libpcap's ring block are lost on SIGINT. */
+async function capture(name: string): Promise<{ file: string; stop: () => Promise<void> }> {
+  const file = join(dir, `${name}.pcap`);
+  const proc = cli.spawn('tcpdump', ['-i', 'eth0', '--immediate-mode', '-U', '-n', '-w', file, 'udp']);
+  await lineMatching(proc.stderr!, /listening on/, 'tcpdump');
+  return {
+    file,
+    stop: async () => {
+      const gone = once(proc, 'exit');
+      proc.kill('SIGINT');
+      await gone;
+    },
+  };
+}
+
+/** An ffmpeg in the server namespace with our arguments, fed by a lavfi tone encoder on stdin. */
+async function sender(spec: FfmpegSpec, encoder: string[]): Promise<ChildSupervisor> {
+  const generators: ChildProcess[] = [];
+  const sup = new ChildSupervisor({
+    name: 'ffmpeg', command: 'ip', args: ['netns', 'exec', srv.name, 'ffmpeg', ...ffmpegArgs(spec)],
+    logger: silentLogger, stdin: 'pipe', stdout: 'pipe',
+    startupCheck: { kind: 'stdout', timeoutMs: 10_000 },
+    watchdog: { stallMs: 5_000, progress: 'stdout' },
+    onSpawn: (child) => {
+      const gen = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', ...encoder, '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      generators.push(gen);
+      gen.stdout!.pipe(child.stdin!);
+    },
+  });
+  sup.once('stopped', () => { for (const g of generators) g.kill('SIGKILL'); });
+  await sup.start();
+  return sup;
+}
+
+async function tshark(file: string, filter: string, fields: string[]): Promise<string[][]> {
+  const out = await cli.exec('tshark', ['-n', '-r', file, '-d', 'udp.port==5004,rtp', '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]);
+  return out.split('\n').filter(Boolean).map((l) => l.split('\t'));
+}
+
+/** RTP packets in the capture: all from the source, one payload type, sequence numbers stepping by one. */
+async function assertRtp(file: string, pt: number): Promise<void> {
+  const rows = await tshark(file, 'rtp && udp.dstport == 5004', ['ipv6.src', 'ipv6.dst', 'rtp.p_type', 'rtp.seq', 'rtp.ssrc']);
+  assert.ok(rows.length >= 5, `only ${rows.length} RTP packets captured`);
+  for (const [src, dst, type] of rows) {
+    assert.equal(src, SOURCE);
+    assert.equal(dst, GROUP);
+    assert.equal(Number(type), pt);
+  }
+  const seqs = rows.map((r) => Number(r[3]));
+  for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], (seqs[i - 1]! + 1) % 65536, `sequence at packet ${i}`);
+  assert.equal(new Set(rows.map((r) => r[4])).size, 1, 'one SSRC');
+  const malformed = await tshark(file, '_ws.malformed', ['frame.number']);
+  assert.deepEqual(malformed, [], 'tshark finds no malformed packet');
+}
+
+async function ffprobe(target: string): Promise<Array<{ codec_name: string; codec_type: string }>> {
+  const out = await cli.exec('ffprobe', ['-v', 'error', '-protocol_whitelist', 'file,rtp,udp,sap', '-show_streams', '-of', 'json', target], { timeoutMs: 15_000 });
+  return (JSON.parse(out) as { streams: Array<{ codec_name: string; codec_type: string }> }).streams;
+}
+
+const output = { group: GROUP, port: 5004, ttl: 1, localAddress: SOURCE };
+const sdpFor = (pt: number): string => buildSdp({
+  group: GROUP, source: SOURCE, port: 5004, rtcpPort: 5005, payloadType: pt, name: 'Tone',
+  sessionId: 1, sessionVersion: 1, originAddress: SOURCE, tool: 'mcast-headend test',
+});
+
+async function rtpRound(name: string, spec: FfmpegSpec, encoder: string[], codec: string): Promise<void> {
+  const pt = payloadTypeOf(spec.output.payload);
+  const cap = await capture(name);
+  const sup = await sender(spec, encoder);
+  try {
+    const sdpFile = join(dir, `${name}.sdp`);
+    writeFileSync(sdpFile, sdpFor(pt));
+    const streams = await ffprobe(sdpFile);
+    assert.equal(streams[0]?.codec_name, codec, JSON.stringify(streams));
+  } finally {
+    await sup.stop();
+    await cap.stop();
+  }
+  await assertRtp(cap.file, pt);
+}
+
+test('MP3 passthrough: RTP payload type 14 to the SSM group, decoded by ffprobe from our SDP', { skip }, async () => {
+  await rtpRound('mpa', { input: { source: 'pipe:0', format: 'mp3' }, output: { payload: 'mpa', ...output }, progress: { periodS: 0.5 } },
+    ['-c:a', 'libmp3lame', '-b:a', '128k', '-f', 'mp3'], 'mp3');
+});
+
+test('AAC in MPEG-TS: RTP payload type 33, decoded by ffprobe from our SDP', { skip }, async () => {
+  await rtpRound('mp2t', { input: { source: 'pipe:0', format: 'adts' }, output: { payload: 'mpegts', ...output }, progress: { periodS: 0.5 } },
+    ['-c:a', 'aac', '-b:a', '96k', '-f', 'adts'], 'aac');
+});
+
+test('SAP from the Announcer: ffprobe sap://[group]:9875 finds the stream; withdraw sends a deletion with the same hash', { skip }, async () => {
+  const sdp = sdpFor(14);
+  const script = join(dir, 'announcer.mts');
+  writeFileSync(script, `
+    import { Announcer } from ${JSON.stringify(join(ROOT, 'src/announce/announcer.ts'))};
+    import { silentLogger } from ${JSON.stringify(join(ROOT, 'src/log.ts'))};
+    import { createInterface } from 'node:readline';
+    const a = new Announcer({ logger: silentLogger, intervalMs: 500, scoped: true });
+    a.announce('k', ${JSON.stringify({ group: GROUP, sdp, iface: 'lan0', originAddress: SOURCE, ttl: 1 })});
+    console.log('announced ' + a.hashOf('k'));
+    for await (const line of createInterface({ input: process.stdin })) {
+      if (line === 'withdraw') { await a.withdraw('k'); console.log('withdrawn ' + JSON.stringify(a.stats())); await a.close(); process.exit(0); }
+    }
+  `);
+  const cap = await capture('sap');
+  const sup = await sender({ input: { source: 'pipe:0', format: 'mp3' }, output: { payload: 'mpa', ...output }, progress: { periodS: 0.5 } },
+    ['-c:a', 'libmp3lame', '-b:a', '128k', '-f', 'mp3']);
+  let hash: number;
+  try {
+    const ann = srv.spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    hash = Number((await lineMatching(ann.stdout!, /^announced \d+/, 'announcer')).split(' ')[1]);
+    assert.equal(hash, sapHash(sdp));
+    const streams = await ffprobe(`sap://[${GROUP}]:9875`);
+    assert.equal(streams[0]?.codec_name, 'mp3', JSON.stringify(streams));
+    const withdrawn = lineMatching(ann.stdout!, /^withdrawn /, 'withdraw');
+    ann.stdin!.write('withdraw\n');
+    const stats = JSON.parse((await withdrawn).slice('withdrawn '.length)) as { sendErrors: number; sent: number };
+    assert.equal(stats.sendErrors, 0);
+    assert.ok(stats.sent >= 4, `sent ${stats.sent}`);
+  } finally {
+    await sup.stop();
+    await cap.stop();
+  }
+  const sap = await tshark(cap.file, 'sap', ['ipv6.src', 'ipv6.dst', 'sap.flags.t', 'sap.message_identifier_hash', 'sdp.media']);
+  const toGroup = sap.filter((r) => r[1] === GROUP);
+  assert.ok(toGroup.length >= 2, `SAP packets to the group: ${toGroup.length}`);
+  assert.ok(sap.some((r) => r[1] === 'ff0e::2:7ffe'), 'also sent to the scoped SAP address');
+  for (const [src, , , h] of sap) {
+    assert.equal(src, SOURCE);
+    assert.equal(Number(h), hash!);
+  }
+  assert.ok(sap.every((r) => r[4] === 'audio 5004 RTP/AVP 14'), 'tshark decodes the SDP media line');
+  const flags = sap.map((r) => Number(r[2]));
+  assert.ok(flags.includes(0), 'announcements');
+  assert.deepEqual(flags.slice(-2), [1, 1], 'the last packets (group and scoped) are deletions');
+  assert.equal(flags.filter((f) => f === 1).length, 2, 'exactly one deletion per destination');
+  await assertRtp(cap.file, 14);
+});
