@@ -39,13 +39,13 @@ export const MAX_METAINT = 1 << 20;
 
 /** `KEY='` at a sticky position. */
 const KEY = /([A-Za-z][\w-]*)=(['"])/y;
-/** What may follow a closing quote+semicolon: end of text or the next key. */
-const AFTER_VALUE = /\s*(?:$|[A-Za-z][\w-]*=['"])/y;
+/** What closes a value after its quote: `;`, then the end of text or the next key. */
+const VALUE_END = /\s*;\s*(?:$|[A-Za-z][\w-]*=['"])/y;
 
 /**
- * Parses `Key='value';Key2='value2';` into a map. A value ends at a quote +
- * semicolon that is followed by the next `Key='` or the end; any other
- * quote or semicolon belongs to the value. Unparseable rest is ignored.
+ * Parses `Key='value';Key2='value2';` into a map. A value ends at a quote,
+ * a semicolon (blanks allowed between) and then the next `Key='` or the end;
+ * any other quote or semicolon belongs to the value. Unparseable rest is ignored.
  */
 export function parseIcyText(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -59,9 +59,9 @@ export function parseIcyText(text: string): Record<string, string> {
     const quote = m[2]!;
     const start = KEY.lastIndex;
     let end = -1;
-    for (let j = text.indexOf(quote + ';', start); j !== -1; j = text.indexOf(quote + ';', j + 1)) {
-      AFTER_VALUE.lastIndex = j + 2;
-      if (AFTER_VALUE.test(text)) { end = j; break; }
+    for (let j = text.indexOf(quote, start); j !== -1; j = text.indexOf(quote, j + 1)) {
+      VALUE_END.lastIndex = j + 1;
+      if (VALUE_END.test(text)) { end = j; break; }
     }
     if (end === -1) {
       // Unterminated (truncated block or a missing ';'): keep what is there.
@@ -70,7 +70,7 @@ export function parseIcyText(text: string): Record<string, string> {
       break;
     }
     out[key] = text.slice(start, end);
-    pos = end + 2;
+    pos = text.indexOf(';', end) + 1;
   }
   return out;
 }
