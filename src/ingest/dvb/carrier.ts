@@ -60,6 +60,9 @@ export function dvblastFec(fec: string): string {
   return `${m[1]}${m[2]}`;
 }
 
+/** dvblast -6: a bitrate line this often (the pool's silence detector). */
+export const PRINT_PERIOD_MS = 1000;
+
 export interface DvblastFiles {
   /** dvblast's config file (one output per service), rewritten on every change. */
   configFile: string;
@@ -76,7 +79,7 @@ export interface DvblastFiles {
  * and errors on stderr, for the log.
  */
 export function dvblastArgs(adapter: DvbAdapterConfig, t: DvbTuning, files: DvblastFiles): string[] {
-  const common = ['-q', '-x', 'xml', '-c', files.configFile, '-r', files.socket, '-6', '1000'];
+  const common = ['-q', '-x', 'xml', '-c', files.configFile, '-r', files.socket, '-6', String(PRINT_PERIOD_MS)];
   if (adapter.kind === 'udp') return ['-D', adapter.input, ...common];
   const args = [
     '-a', String(adapter.adapter),

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../../log.js';
 import { ChildSupervisor, type Backoff, type ChildRegistry } from '../supervisor.js';
+import { PRINT_PERIOD_MS } from './carrier.js';
 
 export interface CarrierProcessEvents {
   /** dvblast is running (first start or a restart); lock may still be pending. */
@@ -76,7 +77,9 @@ export class DvblastProcess extends EventEmitter<CarrierProcessEvents> implement
       // dvblast's stderr (with -q) is warnings and errors only.
       stderrLevel: 'warn',
       startupCheck: { kind: 'custom', timeoutMs: spec.lockTimeoutMs },
-      watchdog: { stallMs: spec.lockTimeoutMs, progress: 'custom' },
+      // One print period more than the lock timeout, so that the pool has
+      // seen a zero-bitrate line (and reported the loss) before the restart.
+      watchdog: { stallMs: spec.lockTimeoutMs + PRINT_PERIOD_MS, progress: 'custom' },
       backoff: spec.backoff,
       registry: spec.registry,
       onSpawn: (child) => this.watchStdout(child),
