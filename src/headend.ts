@@ -1,0 +1,215 @@
+/**
+ * The daemon: the one place that knows every room and wires them.
+ *
+ *   LiveMembership ──active/idle/listeners──▶ SessionDriver ──start/stop──▶ runner
+ *                                                  │                          ├─ radio: resolve → ffmpeg → RTP, SAP (ingest/radio.ts)
+ *                                                  │                          └─ dvb:   TunerPool (when wired)
+ *                                                  └─ history ──▶ store ◀── API (/status, /channels/<group>.sdp)
+ *
+ * Events flow one way (ARCHITECTURE.md): membership tells, sessions decide,
+ * ingest and announce obey; nothing reaches back upstream. The API reads the
+ * live state through `status()` and `sdp(group)`.
+ *
+ * close() (SIGTERM/SIGINT in `headend serve`) stops hearing joins, stops
+ * every session (each sends its SAP deletion and its ffmpeg is gone), then
+ * closes the announcer, the API and the store. Safe to call twice.
+ */
+import type { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import type { HeadendConfig } from './config.js';
+import type { Logger } from './log.js';
+import { Announcer } from './announce/announcer.js';
+import { buildApi, listenApi } from './api/index.js';
+import { ChildRegistry } from './ingest/supervisor.js';
+import { startRadio, type RadioStream } from './ingest/radio.js';
+import { formatAddr, parseAddr } from './membership/addr.js';
+import { SessionDriver, type RunningStream, type StartRequest, type StreamHooks, type StreamRunner } from './sessions/driver.js';
+import type { SessionChannel, SessionStatus } from './sessions/core.js';
+import { egressFor } from './sessions/egress.js';
+import { openStoreFromConfig, type Store } from './store/index.js';
+import type { Channel } from './store/types.js';
+
+/** What the headend needs from a membership source (LiveMembership, or a stand-in in tests). */
+export interface MembershipSource extends Pick<EventEmitter, 'on'> {
+  stats(): unknown;
+  close(): void;
+}
+
+export interface HeadendOptions {
+  logger: Logger;
+  /** Replaces the raw-socket LiveMembership (tests, `simulate`-style feeds). */
+  membership?: MembershipSource;
+  /** Listen for the API (default: config.api.listen); false: no HTTP API. */
+  api?: boolean;
+}
+
+interface MembershipEventLike { iface: string; group: string; source: string; listeners: number }
+
+export interface HeadendStatus {
+  startedAt: string;
+  interfaces: string[];
+  sessions: Array<SessionStatus & { stream?: ReturnType<RadioStream['status']> }>;
+  counters: SessionDriver['counters'];
+  announcer: ReturnType<Announcer['stats']>;
+  membership?: unknown;
+}
+
+const DVB_NOT_WIRED = 'DVB channels are refused: pool not wired';
+
+export class Headend {
+  private readonly streams = new Map<string, RadioStream>();
+  private readonly channels = new Map<string, Channel>();
+  private readonly startedAt = new Date();
+  private closing: Promise<void> | undefined;
+  private driver!: SessionDriver;
+  private membership: MembershipSource | undefined;
+  private app: FastifyInstance | undefined;
+  /** Where the API listens, once it does. */
+  apiAddress: string | undefined;
+
+  private constructor(
+    readonly config: HeadendConfig,
+    private readonly log: Logger,
+    readonly store: Store,
+    private readonly announcer: Announcer,
+    private readonly registry: ChildRegistry,
+  ) {}
+
+  static async start(config: HeadendConfig, opts: HeadendOptions): Promise<Headend> {
+    const log = opts.logger;
+    const store = openStoreFromConfig(config, { logger: log.child({ room: 'store' }) });
+    const registry = ChildRegistry.besideDatabase(config.database, log);
+    const reaped = registry.reapLeftovers();
+    if (reaped.length) log.warn({ pgids: reaped }, 'killed children left over by a previous run');
+    const announcer = new Announcer({
+      logger: log.child({ room: 'announce' }),
+      intervalMs: config.announce.intervalMs,
+      port: config.rtp.sapPort,
+      ttl: config.announce.ttl,
+      scoped: config.announce.scopedAddress,
+    });
+    const h = new Headend(config, log, store, announcer, registry);
+    try {
+      await h.wire(opts);
+    } catch (err) {
+      await h.close();
+      throw err;
+    }
+    return h;
+  }
+
+  private async wire(opts: HeadendOptions): Promise<void> {
+    const { config } = this;
+    this.driver = new SessionDriver({
+      limits: config.sessions,
+      lookup: (group) => this.lookup(group),
+      runner: this.runner(),
+      history: (e) => this.store.history.add({
+        group: e.group, event: e.event, reason: e.reason, listeners: e.listeners,
+        ...(typeof e.channelId === 'number' ? { channelId: e.channelId } : {}),
+        ...(e.error !== undefined ? { error: e.error } : {}),
+      }),
+      logger: this.log.child({ room: 'sessions' }),
+    });
+
+    if (opts.api !== false) {
+      this.app = buildApi({
+        store: this.store, config, logger: this.log.child({ room: 'api' }),
+        live: { status: () => ({ live: this.status() }), sdp: (group) => this.sdp(group) },
+      });
+      this.apiAddress = await listenApi(this.app, config.api.listen);
+      this.log.info({ address: this.apiAddress }, 'API listening');
+    }
+
+    const membership = opts.membership ?? (await this.openMembership());
+    this.membership = membership;
+    const feed = (type: 'active' | 'idle') => (e: MembershipEventLike) =>
+      this.driver.membership({ type, iface: e.iface, group: e.group, source: e.source, listeners: e.listeners });
+    membership.on('active', feed('active'));
+    // A count change on an active pair is an update of the same pair.
+    membership.on('listeners', feed('active'));
+    membership.on('idle', feed('idle'));
+    this.log.info({ interfaces: config.interfaces, channels: this.store.channels.count() }, 'headend ready');
+  }
+
+  private async openMembership(): Promise<MembershipSource> {
+    const { LiveMembership } = await import('./membership/live.js');
+    return LiveMembership.open({ interfaces: this.config.interfaces, config: this.config.membership, logger: this.log });
+  }
+
+  /** The channel mapped to a group, as the session lifecycle needs it. */
+  private lookup(group: string): SessionChannel | undefined {
+    const ch = this.store.channels.byGroup(group);
+    if (!ch) return undefined;
+    this.channels.set(group, ch);
+    const unavailable =
+      ch.kind === 'dvb' ? DVB_NOT_WIRED
+      : !ch.url ? `channel "${ch.name}" has no url`
+      : undefined;
+    return { id: ch.id, name: ch.name, enabled: ch.enabled, ...(unavailable ? { unavailable } : {}) };
+  }
+
+  private runner(): StreamRunner {
+    return {
+      start: (req: StartRequest, hooks: StreamHooks): RunningStream => {
+        const ch = this.channels.get(req.group);
+        if (!ch || ch.kind !== 'radio' || !ch.url) throw new Error(ch?.kind === 'dvb' ? DVB_NOT_WIRED : `no radio channel for ${req.group}`);
+        const iface = req.ifaces[0];
+        if (!iface) throw new Error('no interface with listeners');
+        const egress = egressFor(req.group, iface);
+        const stream = startRadio(
+          { group: req.group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress },
+          { config: this.config, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }), registry: this.registry },
+          hooks,
+        );
+        this.streams.set(req.group, stream);
+        return {
+          stop: async (reason) => {
+            await stream.stop(reason);
+            if (this.streams.get(req.group) === stream) this.streams.delete(req.group);
+          },
+          retarget: (ifaces) => stream.retarget?.(ifaces),
+        };
+      },
+    };
+  }
+
+  /** The SDP announced for a group while it plays. */
+  sdp(group: string): string | undefined {
+    return this.streamFor(group)?.sdp();
+  }
+
+  /** The running stream of a group (tests use its pid). */
+  streamFor(group: string): RadioStream | undefined {
+    let key = group;
+    try { key = formatAddr(parseAddr(group)); } catch { /* not an address: no stream */ }
+    return this.streams.get(key) ?? this.streams.get(group);
+  }
+
+  status(): HeadendStatus {
+    return {
+      startedAt: this.startedAt.toISOString(),
+      interfaces: this.config.interfaces,
+      sessions: this.driver.status().map((s) => {
+        const stream = this.streams.get(s.group);
+        return stream ? { ...s, stream: stream.status() } : s;
+      }),
+      counters: { ...this.driver.counters },
+      announcer: this.announcer.stats(),
+      ...(this.membership ? { membership: this.membership.stats() } : {}),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.log.info('headend stopping');
+      this.membership?.close();
+      await this.driver?.close('shutdown');
+      await this.announcer.close();
+      await this.app?.close();
+      this.store.close();
+      this.log.info('headend stopped');
+    })();
+    return this.closing;
+  }
+}
