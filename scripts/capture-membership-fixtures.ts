@@ -350,6 +350,28 @@ async function main(): Promise<void> {
       await capture(host, 'eth0', 'MLDv1 general query', () => querier('mcast_mld_version 1'), general6(1)),
       q('::', { version: 1, maxRespMs: 1000 }));
 
+    // The host now runs in IGMPv2 / MLDv1 compatibility mode: a leave (done) makes the
+    // old-version querier ask the group specifically (RFC 2236 §3, RFC 2710 §4).
+    const old4 = '239.1.1.20', old6 = 'ff0e::1:20';
+    await joiner.join(old4, 'eth0');
+    await joiner.join(old6, 'eth0');
+    const oldSpecific = (type: number, group: string, length: number) => (p: CapturedPacket) =>
+      p.payload[0] === type && p.payload.length === length && hasGroup(p, group);
+    keep('igmpv2-query-group-specific', `IGMPv2 group-specific query for ${old4} after a leave`, `bridge querier in IGMPv2 mode; ${J} leave ${old4}`,
+      await capture(host, 'eth0', 'IGMPv2 group-specific query', () => joiner.leave(old4, 'eth0'), oldSpecific(0x11, old4, 8)),
+      q(old4, { version: 2, maxRespMs: 1000 }));
+    keep('mldv1-query-group-specific', `MLDv1 multicast-address-specific query for ${old6} after a done`, `bridge querier in MLDv1 mode; ${J} leave ${old6}`,
+      await capture(host, 'eth0', 'MLDv1 group-specific query', () => joiner.leave(old6, 'eth0'), oldSpecific(130, old6, 24)),
+      q(old6, { version: 1, maxRespMs: 1000 }));
+
+    // Without mcast_query_use_ifaddr the bridge queries from 0.0.0.0, which an election must
+    // ignore (PROTOCOLS.md §1 "Querier election").
+    keep('igmpv3-query-general-from-unspecified', 'IGMPv3 general query from a Linux bridge querier without an address: source 0.0.0.0',
+      'bridge br0 mcast_querier 1 mcast_igmp_version 3 mcast_query_use_ifaddr 0',
+      await capture(host, 'eth0', 'IGMPv3 query from 0.0.0.0', () => querier('mcast_igmp_version 3 mcast_query_use_ifaddr 0'),
+        (p) => p.payload[0] === 0x11 && p.from === '0.0.0.0' && p.payload.length >= 12),
+      q('0.0.0.0', { version: 3, maxRespMs: 1000, qrv: 2, qqicS: 125, sources: [] }));
+
     await joiner.close();
   } finally {
     await lab.close();
