@@ -244,18 +244,18 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return view(channelOr404(ref));
   });
 
-  app.post<{ Body: NewChannel }>('/channels', { preHandler: requireToken, schema: { body: addSchema } }, async (req, reply) =>
+  app.post<{ Body: NewChannel }>('/channels', { onRequest: requireToken, schema: { body: addSchema } }, async (req, reply) =>
     reply.code(201).send(view(store.channels.add(req.body))));
 
-  app.patch<{ Params: { ref: string }; Body: ChannelPatch }>('/channels/:ref', { preHandler: requireToken, schema: { params: refParams, body: patchSchema } },
+  app.patch<{ Params: { ref: string }; Body: ChannelPatch }>('/channels/:ref', { onRequest: requireToken, schema: { params: refParams, body: patchSchema } },
     async (req) => view(store.channels.update(channelOr404(req.params.ref).id, req.body)));
 
   for (const action of ['enable', 'disable'] as const) {
-    app.post<{ Params: { ref: string } }>(`/channels/:ref/${action}`, { preHandler: requireToken, schema: { params: refParams } },
+    app.post<{ Params: { ref: string } }>(`/channels/:ref/${action}`, { onRequest: requireToken, schema: { params: refParams } },
       async (req) => view(store.channels.setEnabled(channelOr404(req.params.ref).id, action === 'enable')));
   }
 
-  app.delete<{ Params: { ref: string } }>('/channels/:ref', { preHandler: requireToken, schema: { params: refParams } }, async (req, reply) => {
+  app.delete<{ Params: { ref: string } }>('/channels/:ref', { onRequest: requireToken, schema: { params: refParams } }, async (req, reply) => {
     store.channels.remove(channelOr404(req.params.ref).id);
     return reply.code(204).send();
   });
@@ -267,14 +267,14 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return { ...d, syncs: store.directories.syncs(10, d.id) };
   });
   app.post<{ Body: { kind: string; source: string; name?: string; query?: RadioBrowserQuery } }>('/directories/import', {
-    preHandler: requireToken, schema: { body: importSchema },
+    onRequest: requireToken, schema: { body: importSchema },
   }, async (req) => {
     const kind = importKind(req.body.kind);
     if (!kind) throw new ApiError(400, 'invalid', `kind: must be one of ${IMPORT_KINDS.join(', ')}`, 'kind');
     const result = await importDirectory(store, { kind, source: req.body.source, name: req.body.name, query: req.body.query }, config.directories);
     return result;
   });
-  app.delete<{ Params: { ref: string } }>('/directories/:ref', { preHandler: requireToken, schema: { params: refParams } }, async (req, reply) => {
+  app.delete<{ Params: { ref: string } }>('/directories/:ref', { onRequest: requireToken, schema: { params: refParams } }, async (req, reply) => {
     const d = store.directories.get(req.params.ref);
     if (!d) throw new ApiError(404, 'not-found', `no directory ${req.params.ref}`, 'ref');
     store.directories.remove(d.id);
