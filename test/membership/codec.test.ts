@@ -327,3 +327,11 @@ test('messageToJson: addresses as text, record types by name and number', () => 
   assert.deepEqual(messageToJson(igmpMessages[9]), { proto: 'igmp', version: 2, kind: 'legacy-leave', group: '239.255.255.250' });
   assert.equal(messageToJson(igmpMessages[3]).general, true);
 });
+
+test('extra octets after the last field are ignored but still checksummed (RFC 2236 §2.5)', () => {
+  const longer = Buffer.concat([hex('16 00 00 00 ef ff ff fa'), hex('de ad be ef')]);
+  longer.writeUInt16BE(encodeChecksumOf(longer), 2);
+  assert.deepEqual(decodeIgmp(longer), decodeIgmp(hex('16 00 fa 04 ef ff ff fa')));
+  longer[9] ^= 1;
+  assert.equal(codecError(() => decodeIgmp(longer)).reason, 'bad checksum');
+});
