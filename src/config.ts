@@ -118,7 +118,11 @@ export interface HeadendConfig {
     scopedAddress: boolean;
     ttl: number;
   };
-  rtp: { port: number; rtcpPort: number; sapPort: number; ttl: number };
+  rtp: {
+    port: number; rtcpPort: number; sapPort: number; ttl: number;
+    /** ffmpeg pkt_size: UDP payload limit; 1316 = 7 TS packets, fits a 1500 MTU with IPv6. */
+    pktSize: number;
+  };
   ingest: {
     ffmpeg: string;
     maxRedirects: number;
@@ -129,6 +133,14 @@ export interface HeadendConfig {
     restartBackoffMaxMs: number;
     maxRestarts: number;
     userAgent: string;
+    /** Restart delay grows by this factor from restartBackoffMs up to restartBackoffMaxMs. */
+    restartBackoffFactor: number;
+    /** Between SIGTERM and SIGKILL when a child is stopped. */
+    stopGraceMs: number;
+    /** A child that does not show it is up within this time counts as failed to start. */
+    startupTimeoutMs: number;
+    /** Pid files of running children (killed at next start after a crash); '' = `children/` next to the database. */
+    stateDir: string;
   };
   channels: ChannelConfig[];
   /** DVB tuner pool (src/ingest/dvb). */
@@ -177,7 +189,7 @@ export const DEFAULT_CONFIG: HeadendConfig = {
   },
   sessions: { lingerMs: 3_000, maxSessions: 32, maxStartsPerMinute: 60, retryBackoffMs: 1_000, retryBackoffMaxMs: 60_000 },
   announce: { intervalMs: 5_000, scopedAddress: false, ttl: 255 },
-  rtp: { port: 5004, rtcpPort: 5005, sapPort: 9875, ttl: 1 },
+  rtp: { port: 5004, rtcpPort: 5005, sapPort: 9875, ttl: 1, pktSize: 1316 },
   ingest: {
     ffmpeg: 'ffmpeg',
     maxRedirects: 5,
@@ -188,6 +200,10 @@ export const DEFAULT_CONFIG: HeadendConfig = {
     restartBackoffMaxMs: 30_000,
     maxRestarts: 10,
     userAgent: 'mcast-headend/0.1 (+https://example.invalid/mcast-headend)',
+    restartBackoffFactor: 2,
+    stopGraceMs: 2_000,
+    startupTimeoutMs: 10_000,
+    stateDir: '',
   },
   channels: [],
   dvb: { dvblast: 'dvblast', dvblastctl: 'dvblastctl', runDir: '', lockTimeoutMs: 10_000, ctlTimeoutMs: 5_000, adapters: [] },
@@ -320,6 +336,17 @@ export function buildConfig(doc: Json): HeadendConfig {
   intAtLeast(cfg, 'rtp.rtcpPort', 1);
   intAtLeast(cfg, 'rtp.sapPort', 1);
   intAtLeast(cfg, 'rtp.ttl', 1);
+  intAtLeast(cfg, 'rtp.pktSize', 188);
+  if (cfg.rtp.pktSize > 65507) throw new ConfigError('rtp.pktSize', `must be 188..65507, got ${cfg.rtp.pktSize}`);
+  intAtLeast(cfg, 'ingest.restartBackoffMs', 1);
+  intAtLeast(cfg, 'ingest.restartBackoffMaxMs', 1);
+  intAtLeast(cfg, 'ingest.maxRestarts', 0);
+  intAtLeast(cfg, 'ingest.stallTimeoutMs', 1);
+  intAtLeast(cfg, 'ingest.stopGraceMs', 0);
+  intAtLeast(cfg, 'ingest.startupTimeoutMs', 1);
+  if (!(cfg.ingest.restartBackoffFactor >= 1)) {
+    throw new ConfigError('ingest.restartBackoffFactor', `must be a number >= 1, got ${JSON.stringify(cfg.ingest.restartBackoffFactor)}`);
+  }
   if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/.test(cfg.api.listen)) {
     throw new ConfigError('api.listen', `must be HOST:PORT or [IPV6]:PORT, got ${JSON.stringify(cfg.api.listen)}`);
   }

@@ -44,6 +44,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import type { HeadendConfig } from '../config.js';
 import type { Logger } from '../log.js';
 
 // ---------------------------------------------------------------- types
@@ -85,6 +86,17 @@ export interface Backoff {
 export const DEFAULT_STARTUP_CHECK: StartupCheck = { kind: 'delay', ms: 200 };
 
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000, factor: 2, maxRestarts: 10, resetAfterMs: 30_000 };
+
+/** The restart policy from config (ingest.restartBackoff*, ingest.maxRestarts). */
+export function backoffFromConfig(ingest: HeadendConfig['ingest']): Backoff {
+  return {
+    ...DEFAULT_BACKOFF,
+    initialMs: ingest.restartBackoffMs,
+    maxMs: ingest.restartBackoffMaxMs,
+    factor: ingest.restartBackoffFactor,
+    maxRestarts: ingest.maxRestarts,
+  };
+}
 
 /** Timers, injectable for tests. */
 export interface SupervisorClock {
@@ -227,6 +239,11 @@ export class ChildRegistry {
   /** Default place: a `children/` folder next to the database file. */
   static besideDatabase(databasePath: string, logger?: Logger): ChildRegistry {
     return new ChildRegistry(join(dirname(databasePath), 'children'), logger);
+  }
+
+  /** ingest.stateDir, or `children/` next to the database when that is empty. */
+  static fromConfig(cfg: Pick<HeadendConfig, 'database' | 'ingest'>, logger?: Logger): ChildRegistry {
+    return cfg.ingest.stateDir ? new ChildRegistry(cfg.ingest.stateDir, logger) : ChildRegistry.besideDatabase(cfg.database, logger);
   }
 
   record(pid: number, name: string, command: string): void {
@@ -392,7 +409,6 @@ export class ChildSupervisor extends SafeEmitter<SupervisorEvents> {
   stop(): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.stopPromise = (async () => {
-      const wasFailed = this._state === 'failed';
       this._state = 'stopping';
       this.clearTimer('backoffTimer');
       this.clearTimer('startupTimer');
@@ -404,7 +420,7 @@ export class ChildSupervisor extends SafeEmitter<SupervisorEvents> {
       await this.exited;
       this.clearTimer('killTimer');
       this._state = 'stopped';
-      if (!wasFailed) this.fire('stopped');
+      this.fire('stopped');
     })();
     return this.stopPromise;
   }

@@ -187,3 +187,60 @@ test('a throwing listener does not break the supervisor', async () => {
   assert.equal(s.state, 'up');
   await s.stop();
 });
+
+/** Timers that fire only when the test moves the clock. */
+class FakeClock {
+  t = 0;
+  private timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  private next = 1;
+  now = (): number => this.t;
+  setTimeout = (fn: () => void, ms: number): unknown => { const id = this.next++; this.timers.push({ at: this.t + ms, fn, id }); return id; };
+  clearTimeout = (h: unknown): void => { this.timers = this.timers.filter((x) => x.id !== h); };
+  advance(to: number): void {
+    this.t = to;
+    for (;;) {
+      const due = this.timers.filter((x) => x.at <= this.t).sort((a, b) => a.at - b.at)[0];
+      if (!due) return;
+      this.clearTimeout(due.id);
+      due.fn();
+    }
+  }
+}
+
+test('watchdog edge on an injected clock: 1999 ms of silence is fine, 2000 ms restarts', async () => {
+  const clock = new FakeClock();
+  const s = sup({
+    command: 'sleep', args: ['1000'], clock,
+    startupCheck: { kind: 'spawn' },
+    watchdog: { stallMs: 2000, progress: 'custom' },
+    backoff: { initialMs: 100, maxRestarts: 3 },
+  });
+  const restarts = record(s, 'restart');
+  await s.start();
+  const first = s.pid!;
+  clock.advance(1000);
+  s.progress(); // progress at 1000: the stall clock starts over
+  clock.advance(2999);
+  assert.deepEqual(restarts, []);
+  assert.equal(s.state, 'up');
+  clock.advance(3000);
+  await waitFor('the stalled child to exit', () => restarts.length === 1);
+  assert.deepEqual(restarts[0], { attempt: 1, delayMs: 100, reason: 'stalled: no custom progress for 2000 ms' });
+  assert.equal(s.state, 'backoff');
+  clock.advance(3099);
+  assert.equal(s.state, 'backoff', 'no respawn before the backoff delay');
+  clock.advance(3100);
+  assert.equal(s.state, 'up');
+  assert.notEqual(s.pid, first);
+  await s.stop();
+});
+
+test('backoffFromConfig and ChildRegistry.fromConfig read the ingest section', async () => {
+  const { buildConfig } = await import('../../src/config.js');
+  const { backoffFromConfig, ChildRegistry } = await import('../../src/ingest/supervisor.js');
+  const cfg = buildConfig({ database: '/var/lib/headend/h.db', ingest: { restartBackoffMs: 250, restartBackoffFactor: 1.5, maxRestarts: 4 } });
+  assert.deepEqual(backoffFromConfig(cfg.ingest), { initialMs: 250, maxMs: 30_000, factor: 1.5, maxRestarts: 4, resetAfterMs: 30_000 });
+  assert.equal(ChildRegistry.fromConfig(cfg).dir, '/var/lib/headend/children');
+  assert.equal(ChildRegistry.fromConfig(buildConfig({ ingest: { stateDir: '/run/headend' } })).dir, '/run/headend');
+  assert.throws(() => buildConfig({ ingest: { restartBackoffFactor: 0.5 } }), /ingest\.restartBackoffFactor/);
+});
