@@ -29,6 +29,9 @@
  * and IGMPv1/v2 / MLDv1 hosts counted together as one per interface (they
  * suppress each other's reports, PROTOCOLS.md §1).
  *
+ * Attach listeners in the same tick as `await LiveMembership.open()` returns:
+ * the startup queries are sent (and 'query' emitted) just after it.
+ *
  * A listener that throws is logged and cannot break the socket handler or
  * the timer. close() does not emit 'idle' for what is still active: the owner
  * is shutting down with it.
@@ -87,6 +90,14 @@ export interface LiveInterface {
   ipv6?: AddrKey;
 }
 
+interface ActivePair {
+  iface: string;
+  group: AddrKey;
+  source: AddrKey | typeof ANY_SOURCE;
+  text: { group: string; source: string };
+  listeners: number;
+}
+
 /** Edge counters, next to the engine's own in stats(). */
 export interface LiveCounters {
   received: number;
@@ -143,8 +154,10 @@ export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
   private readonly counters: LiveCounters = {
     received: 0, otherInterface: 0, own: 0, unframed: 0, socketErrors: 0, queriesSent: 0, sendErrors: 0, handlerErrors: 0,
   };
-  /** Listener count per active (iface, group, source), to report changes that are not edges. */
-  private readonly counts = new Map<string, number>();
+  /** Every active (iface, group, source) with its last reported count, to report changes that are not edges. */
+  private readonly active = new Map<string, ActivePair>();
+  /** addInterface outputs held until open() has returned. */
+  private readonly startup: Array<[number, EngineOutput[]]> = [];
 
   private constructor(
     private readonly engine: MembershipEngine,
@@ -182,8 +195,12 @@ export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
       // PROTOCOLS.md §1: v2 / MLDv1 reports go to the group itself and only
       // reach a multicast routing socket. One per namespace: a clash with
       // smcroute / igmpproxy / FRR surfaces here as EADDRINUSE.
-      this.sock4?.mrouteInit();
-      this.sock6?.mrouteInit();
+      try {
+        this.sock4?.mrouteInit();
+        this.sock6?.mrouteInit();
+      } catch (err) {
+        throw new Error(`membership.multicastRouterSocket: ${(err as Error).message} (is smcroute, igmpproxy, pimd or FRR running in this namespace?)`);
+      }
     }
     for (const [vif, ifc] of ifaces.entries()) {
       this.byName.set(ifc.name, ifc);
@@ -198,11 +215,18 @@ export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
       if (this.sock6 && !ifc.ipv6) this.log.warn({ iface: ifc.name }, 'no IPv6 link-local address: cannot send MLD queries here');
       const now = this.clock();
       const own = { ipv4: this.sock4 ? ifc.ipv4 : undefined, ipv6: this.sock6 ? ifc.ipv6 : undefined };
-      // Startup general queries (RFC 9776 §8.7) come back at once.
-      this.handle(now, this.engine.addInterface(ifc.name, own, now));
+      // Startup general queries (RFC 9776 §8.7) come back at once; they are
+      // sent once open() has returned, so the owner's listeners see them.
+      this.startup.push([now, this.engine.addInterface(ifc.name, own, now)]);
       this.log.info({ iface: ifc.name, index: ifc.index, ipv4: ifc.ipv4 && formatAddr(ifc.ipv4), ipv6: ifc.ipv6 && formatAddr(ifc.ipv6) }, 'listening for IGMP/MLD');
     }
+    setImmediate(() => this.flushStartup());
     this.arm(this.clock());
+  }
+
+  private flushStartup(): void {
+    if (this.closed) return;
+    for (const [now, out] of this.startup.splice(0)) this.handle(now, out);
   }
 
   /** The interfaces served, as looked up at open. */
@@ -253,6 +277,7 @@ export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
         return;
       }
       this.counters.received++;
+      this.flushStartup();
       const now = this.clock();
       const received: ReceivedPacket = {
         iface: ifc.name,
@@ -286,6 +311,7 @@ export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
     this.timer = undefined;
     this.armedFor = undefined;
     if (this.closed) return;
+    this.flushStartup();
     const now = this.clock();
     try {
       this.handle(now, this.engine.advance(now));
@@ -331,23 +357,22 @@ export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
   private edge(type: 'active' | 'idle', iface: string, group: AddrKey, source: AddrKey | typeof ANY_SOURCE, at: number): void {
     const g = formatAddr(group);
     const s = source === ANY_SOURCE ? ANY_SOURCE : formatAddr(source);
-    const key = `${iface}\0${g}\0${s}`;
+    const key = `${iface}\0${group}\0${source}`;
     const listeners = type === 'active' ? Math.max(1, this.engine.listeners(iface, group, source)) : 0;
-    if (type === 'active') this.counts.set(key, listeners);
-    else this.counts.delete(key);
+    if (type === 'active') this.active.set(key, { iface, group, source, text: { group: g, source: s }, listeners });
+    else this.active.delete(key);
     this.log.info({ iface, group: g, source: s, listeners }, type === 'active' ? 'group active' : 'group idle');
     this.fire(type, { iface, group: g, source: s, listeners, at });
   }
 
   /** Reports count changes of active pairs that were not edges (a second host joined). */
   private refreshCounts(at: number): void {
-    if (this.counts.size === 0 || this.listenerCount('listeners') === 0) return;
-    for (const [key, before] of this.counts) {
-      const [iface, g, s] = key.split('\0');
-      const now = this.engine.listeners(iface, parseAddr(g), s === ANY_SOURCE ? ANY_SOURCE : parseAddr(s));
-      if (now > 0 && now !== before) {
-        this.counts.set(key, now);
-        this.fire('listeners', { iface, group: g, source: s, listeners: now, at });
+    if (this.active.size === 0 || this.listenerCount('listeners') === 0) return;
+    for (const a of this.active.values()) {
+      const listeners = this.engine.listeners(a.iface, a.group, a.source);
+      if (listeners > 0 && listeners !== a.listeners) {
+        a.listeners = listeners;
+        this.fire('listeners', { iface: a.iface, group: a.text.group, source: a.text.source, listeners, at });
       }
     }
   }

@@ -36,16 +36,25 @@ export function register(program: Command): void {
       const { loadConfig } = await import('../../config.js');
       const { createLogger } = await import('../../log.js');
       const { LiveMembership } = await import('../../membership/live.js');
+      const { formatAddr } = await import('../../membership/addr.js');
       const cfg = loadConfig(opts.config);
       const logger = createLogger({ level: cfg.log.level });
-      const live = await LiveMembership.open({ interfaces: opts.interface, config: cfg.membership, logger });
+      let live: Live;
+      try {
+        live = await LiveMembership.open({ interfaces: opts.interface, config: cfg.membership, logger });
+      } catch (err) {
+        // An admin's problem (no such interface, no CAP_NET_RAW, addon not
+        // built, MRT socket taken): one line, not a stack.
+        process.stderr.write(`headend watch: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
       const stop = () => {
         live.close();
         process.exit(0);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      const { formatAddr } = await import('../../membership/addr.js');
+      // Listeners go on in the same tick open() resolves: the startup queries follow right after.
       if (opts.json) runJson(live, formatAddr);
       else runTerminal(live);
     });
@@ -97,13 +106,13 @@ function runTerminal(live: Live): void {
   live.on('received', (e) => note(`${time(e.at)} ${e.iface} ${e.from} -> ${e.to} ${summarize(e.message)}`));
 
   function draw(): void {
-    const rows = live.dump() as unknown as TableRow[];
+    const rows = live.dump();
     const lines = [`headend watch  ${new Date().toISOString()}  ${live.interfaces().map((i) => i.name).join(' ')}`, ''];
     lines.push(pad('IFACE', 8) + pad('GROUP', 34) + pad('MODE', 8) + pad('TIMER', 8) + pad('N', 4) + 'SOURCES (timer) / HOSTS');
     for (const r of rows) {
-      const sources = (r.sources ?? []).map((s) => `${s.address}(${secs(s.timerMs)})`).join(' ');
-      lines.push(pad(r.iface, 8) + pad(r.group, 34) + pad(r.mode, 8) + pad(secs(r.groupTimerMs), 8) + pad(String(r.subscribers ?? ''), 4) + (sources || '-'));
-      if (r.hosts?.length) lines.push(' '.repeat(62) + 'hosts: ' + r.hosts.join(' '));
+      const sources = r.sources.map((s) => `${s.address}(${secs(s.timerMs)})`).join(' ');
+      lines.push(pad(r.iface, 8) + pad(r.group, 34) + pad(r.mode, 8) + pad(secs(r.groupTimerMs), 8) + pad(String(r.subscribers), 4) + (sources || '-'));
+      if (r.hosts.length) lines.push(' '.repeat(62) + 'hosts: ' + r.hosts.join(' '));
     }
     if (rows.length === 0) lines.push('(no listeners)');
     lines.push('', 'events:', ...events);
@@ -113,22 +122,12 @@ function runTerminal(live: Live): void {
   setInterval(draw, 1000);
 }
 
-interface TableRow {
-  iface: string;
-  group: string;
-  mode: string;
-  groupTimerMs: number;
-  sources?: Array<{ address: string; timerMs: number }>;
-  hosts?: string[];
-  subscribers?: number;
-}
-
 function pad(s: string, n: number): string {
   return s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length);
 }
 
-function secs(ms: number | undefined): string {
-  return ms === undefined ? '-' : (ms / 1000).toFixed(1) + 's';
+function secs(ms: number): string {
+  return (ms / 1000).toFixed(1) + 's';
 }
 
 function summarize(m: Record<string, unknown>): string {
