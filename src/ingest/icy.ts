@@ -14,7 +14,8 @@
  * readable-stream 1.0 and stream-parser, decodes text with one shared
  * StringDecoder and splits on every ';', so titles with semicolons break.
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { connect } from 'node:net';
+import { PassThrough, pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 
 export interface StreamMetadata {
   /** StreamTitle, usually "Artist - Title"; '' when the station cleared it. */
@@ -212,4 +213,70 @@ export class IcyStripper extends Transform {
       this.emit('listenerError', err);
     }
   }
+}
+
+export interface IcyV1Response {
+  statusCode: number;
+  statusText: string;
+  headers: Record<string, string>;
+  /** The body, starting with the first byte after the header block. */
+  body: Readable;
+}
+
+/** The most header bytes an ICY v1 server may send before the blank line. */
+const MAX_ICY_HEADER_BYTES = 16 * 1024;
+
+/**
+ * A GET for SHOUTcast v1 servers, which answer `ICY 200 OK` instead of an
+ * HTTP status line; undici (llhttp) refuses that response, so the resolver
+ * retries here. Plain TCP only (those servers never spoke TLS), HTTP/1.0,
+ * `Connection: close`. Rejects with the signal's reason when it aborts.
+ */
+export function requestIcyV1(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<IcyV1Response> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const socket = connect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port || 80) });
+    const onAbort = (): void => { socket.destroy(signal.reason as Error); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    let head = Buffer.alloc(0);
+    const fail = (err: Error): void => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(signal.aborted ? signal.reason : err);
+    };
+    socket.once('error', fail);
+    socket.once('end', () => fail(new Error('connection closed before the end of the response headers')));
+    socket.on('connect', () => {
+      const lines = [`GET ${target.pathname}${target.search} HTTP/1.0`, `Host: ${target.host}`,
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'Connection: close', '', ''];
+      socket.write(lines.join('\r\n'));
+    });
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (head.length > MAX_ICY_HEADER_BYTES) fail(new Error(`no end of headers within ${MAX_ICY_HEADER_BYTES} bytes`));
+        return;
+      }
+      socket.off('data', onData);
+      socket.removeAllListeners('end');
+      socket.pause();
+      const [statusLine = '', ...fields] = head.toString('latin1', 0, end).split('\r\n');
+      const status = /^(?:ICY|HTTP\/1\.[01])\s+(\d{3})\s*(.*)$/.exec(statusLine);
+      if (!status) return fail(new Error(`not an ICY or HTTP status line: ${JSON.stringify(statusLine.slice(0, 80))}`));
+      const out: Record<string, string> = {};
+      for (const field of fields) {
+        const colon = field.indexOf(':');
+        if (colon > 0) out[field.slice(0, colon).trim().toLowerCase()] = Buffer.from(field.slice(colon + 1).trim(), 'latin1').toString('utf8');
+      }
+      const body = new PassThrough();
+      body.write(head.subarray(end + 4));
+      socket.removeListener('error', fail);
+      pipeline(socket, body, () => { signal.removeEventListener('abort', onAbort); });
+      body.once('close', () => socket.destroy());
+      resolve({ statusCode: Number(status[1]), statusText: status[2] ?? '', headers: out, body });
+    };
+    socket.on('data', onData);
+  });
 }

@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
-import { IcyStripper, parseIcyHeaders, type IcyHeaders, type StreamMetadata } from './icy.js';
+import { IcyStripper, parseIcyHeaders, requestIcyV1, type IcyHeaders, type StreamMetadata } from './icy.js';
 import { decodeText, parsePlaylist, playlistKind } from './playlist.js';
 import {
   formatFromContentType, hexPreview, isAudioLike, looksLikeHtml, mediaType, sniffFormat, type AudioFormat,
@@ -280,7 +280,7 @@ async function openPlaylist(
 interface Fetched {
   finalUrl: string;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  body: Readable;
   /** The deadline still running until the first body bytes are in. */
   attempt: Attempt;
 }
@@ -303,15 +303,9 @@ async function fetchFollowing(url: string, ctx: Context): Promise<Fetched> {
     hops.push(current);
     ctx.via.push(current);
     const attempt = startAttempt(current, ctx);
-    let res: Dispatcher.ResponseData;
+    let res: Answer;
     try {
-      res = await request(current, {
-        method: 'GET',
-        dispatcher: opts.dispatcher,
-        signal: attempt.signal,
-        headersTimeout: opts.connectTimeoutMs,
-        headers: { 'user-agent': opts.userAgent, 'icy-metadata': '1', accept: '*/*' },
-      });
+      res = await get(current, ctx, attempt);
     } catch (err) {
       attempt.done();
       throw attempt.classify(err);
@@ -320,7 +314,7 @@ async function fetchFollowing(url: string, ctx: Context): Promise<Fetched> {
     const location = headerValue(res.headers.location);
     if (status >= 300 && status < 400 && location) {
       attempt.done();
-      res.body.dump().catch(() => {});
+      res.discard();
       let next: string;
       try {
         next = new URL(location, current).href;
@@ -337,11 +331,45 @@ async function fetchFollowing(url: string, ctx: Context): Promise<Fetched> {
     }
     if (status < 200 || status >= 300) {
       attempt.done();
-      res.body.dump().catch(() => {});
+      res.discard();
       const from = hops.length > 1 ? ` (redirected from ${url})` : '';
       throw new ResolveError('http-status', current, `${current} returned ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + from);
     }
     return { finalUrl: current, headers: res.headers, body: res.body, attempt };
+  }
+}
+
+interface Answer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** Drops a body we will not read (redirects, errors). */
+  discard(): void;
+}
+
+const isIcyStatusLine = (err: unknown): boolean =>
+  (err as Error)?.name === 'HTTPParserError' && /^(?:ICY|CY|Y) \d{3}/.test(String((err as { data?: unknown }).data ?? ''));
+
+/**
+ * One GET through undici; a SHOUTcast v1 server's `ICY 200 OK`, which
+ * undici refuses, is asked again with the small ICY client.
+ */
+async function get(url: string, ctx: Context, attempt: Attempt): Promise<Answer> {
+  const headers = { 'user-agent': ctx.opts.userAgent, 'icy-metadata': '1', accept: '*/*' };
+  try {
+    const res = await request(url, {
+      method: 'GET',
+      dispatcher: ctx.opts.dispatcher,
+      signal: attempt.signal,
+      headersTimeout: ctx.opts.connectTimeoutMs,
+      headers,
+    });
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body, discard: () => { res.body.dump().catch(() => {}); } };
+  } catch (err) {
+    if (!isIcyStatusLine(err) || !url.startsWith('http:')) throw err;
+    ctx.log?.debug({ url }, 'ICY status line: asking again as an ICY v1 client');
+    const res = await requestIcyV1(url, headers, attempt.signal);
+    return { ...res, discard: () => { res.body.destroy(); } };
   }
 }
 

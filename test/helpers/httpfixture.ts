@@ -49,6 +49,11 @@ export interface IcyRoute {
   intervalMs?: number;
   /** Send the audio over and over until the client leaves. */
   loop?: boolean;
+  /**
+   * Answer with this raw status line instead of HTTP's, as SHOUTcast v1 does
+   * (`ICY 200 OK`); the whole response is then written at once.
+   */
+  statusLine?: string;
 }
 
 export interface RequestRecord {
@@ -150,9 +155,15 @@ function icyHandler(spec: IcyRoute, later: (ms: number, fn: () => void) => void)
       ...spec.headers,
     };
     if (wantsMeta) headers['icy-metaint'] = spec.metaint;
-    res.writeHead(200, headers);
     const encoder = new IcyEncoder(spec.metaint, spec.block);
     const once = (): Buffer => (wantsMeta ? encoder.encode(spec.audio) : spec.audio);
+    if (spec.statusLine) {
+      // Past node's HTTP writer: straight onto the socket.
+      const head = [spec.statusLine, ...Object.entries(headers).map(([k, v]) => `${k}:${v}`), '', ''].join('\r\n');
+      req.socket.end(Buffer.concat([Buffer.from(head, 'latin1'), once()]));
+      return;
+    }
+    res.writeHead(200, headers);
     if (!spec.chunkBytes) {
       if (!spec.loop) { res.end(once()); return; }
     }

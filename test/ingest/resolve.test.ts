@@ -221,6 +221,25 @@ test('ICY blocks are stripped exactly and title changes are emitted once each', 
   assert.equal(station.icyStats!.audioBytes, mp3.length);
 });
 
+test('a SHOUTcast v1 server answering "ICY 200 OK" is understood', async (t) => {
+  const fx = await startFixture(t);
+  const mp3 = await makeMp3();
+  fx.icy('/;stream.mp3', {
+    audio: mp3, metaint: 8192, statusLine: 'ICY 200 OK',
+    headers: { 'icy-name': 'Old School', 'icy-br': 128 },
+    block: (i) => `StreamTitle='Track ${i}';`,
+  });
+  const station = await resolveStation(fx.url('/;stream.mp3'), OPTS);
+  const titles: Array<string | undefined> = [];
+  station.on('metadata', (m) => titles.push(m.title));
+  assert.equal(station.icy.name, 'Old School');
+  assert.equal(station.icy.metaint, 8192);
+  assert.equal(station.format, 'mp3');
+  assert.ok((await buffer(station.body)).equals(mp3));
+  assert.deepEqual(titles, ['Track 0', 'Track 1', 'Track 2']);
+  assert.equal(fx.requests.at(-1)!.headers['icy-metadata'], '1');
+});
+
 test('a station without Icy-MetaData support still plays', async (t) => {
   const fx = await startFixture(t);
   const mp3 = await makeMp3();
