@@ -10,28 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChildRegistry, findSetpriv, procStat } from '../../src/ingest/supervisor.js';
+import { groupMembers, isAlive as alive, waitFor } from '../helpers/procs.js';
 
 const SUPERVISOR = fileURLToPath(new URL('../../src/ingest/supervisor.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const alive = (pid: number): boolean => {
-  const st = procStat(pid);
-  return st !== null && st.state !== 'Z';
-};
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Processes in process group `pgid` (alive, not zombies). */
-function groupMembers(pgid: number): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number)
-    .filter((p) => procStat(p)?.pgrp === pgid && alive(p));
-}
 
 /** A node "headend" that supervises one child, prints its pid, then idles. */
 function startParent(dir: string, pdeathsig: boolean, command: string, args: string[]): { parent: ChildProcess; childPid: Promise<number> } {

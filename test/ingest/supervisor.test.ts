@@ -3,24 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
 import {
   ChildSupervisor, ChildStartError, backoffDelay, procStat, type ChildSpec, type SupervisorEvents,
 } from '../../src/ingest/supervisor.js';
 import { silentLogger } from '../../src/log.js';
-
-const alive = (pid: number): boolean => {
-  const st = procStat(pid);
-  return st !== null && st.state !== 'Z';
-};
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { groupMembers, isAlive as alive, waitFor } from '../helpers/procs.js';
 
 function sup(over: Partial<ChildSpec> & Pick<ChildSpec, 'command' | 'args'>): ChildSupervisor {
   return new ChildSupervisor({ name: 'test', logger: silentLogger, startupCheck: { kind: 'delay', ms: 50 }, ...over });
@@ -136,13 +123,7 @@ test('stop kills the whole process group, SIGKILL after the grace period when SI
   const exits = record(s, 'exit');
   await s.start();
   const pgid = s.pid!;
-  const members = (): number[] => {
-    const out: number[] = [];
-    for (const p of readdirSync('/proc')) {
-      if (/^\d+$/.test(p) && procStat(Number(p))?.pgrp === pgid && alive(Number(p))) out.push(Number(p));
-    }
-    return out;
-  };
+  const members = (): number[] => groupMembers(pgid);
   await waitFor('two sleeps in the group', () => members().length === 3);
   const before = members();
   await s.stop();
