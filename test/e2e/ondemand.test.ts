@@ -145,3 +145,122 @@ test('join → audio decodes at the client via ffprobe sap://[group]:9875 and vi
     await wire.close();
   }
 });
+
+test('an ICY title change reaches a new SAP announcement (new hash, i= the title, o= version up)', { skip }, async () => {
+  const probe = await Probe.start(c1, TONE, 'eth0');
+  try {
+    await probe.join(HEAD);
+    const first = await probe.log.waitFor('first SAP', (e) => e.ev === 'sap' && !e.deletion, { timeoutMs: 10_000 });
+    const title = `Lab Artist - Song ${process.pid}`;
+    await ice.setTitle(title);
+    const next = await probe.log.waitFor('SAP with the new title', (e) => e.ev === 'sap' && e.sdp.includes(`i=${title}`), { timeoutMs: 10_000 });
+    assert.ok(next.ev === 'sap' && first.ev === 'sap');
+    assert.notEqual(next.hash, first.hash);
+    const version = (sdp: string) => Number(/^o=- \d+ (\d+) /m.exec(sdp)?.[1]);
+    assert.ok(version(next.sdp) > version(first.sdp), 'o= version goes up');
+    assert.equal((await session(TONE))?.stream?.title, title);
+  } finally {
+    await probe.leave();
+    await probe.close();
+    await until('session gone', async () => (await session(TONE)) === undefined);
+  }
+});
+
+test('two clients: the stream stays until both leave', { skip }, async () => {
+  const a = await Probe.start(c1, TONE, 'eth0');
+  const b = await Probe.start(c2, TONE, 'eth0');
+  const wire = await Sniffer.start(c2, 'eth0', TONE);
+  try {
+    await a.join(HEAD);
+    await b.join(HEAD);
+    await until('live with two listeners', async () => {
+      const s = await session(TONE);
+      return s?.state === 'live' && s.listeners === 2;
+    });
+    await a.leave();
+    await until('one listener left', async () => (await session(TONE))?.listeners === 1);
+    const mark = b.log.mark();
+    await b.log.waitFor('RTP after the first leave', (e) => e.ev === 'rtp', { after: mark, timeoutMs: 3000 });
+    assert.equal((await session(TONE))?.state, 'live');
+    await b.leave();
+    await until('stopped after the second leave', async () => (await session(TONE)) === undefined);
+    await until('SAP deletion', () => wire.of('sap-deletion').length > 0, 5000);
+  } finally {
+    await Promise.all([a.close(), b.close(), wire.close()]);
+  }
+});
+
+test('ffmpeg killed mid-stream (by its pid) is restarted and the client keeps receiving', { skip }, async () => {
+  const probe = await Probe.start(c1, TWO, 'eth0');
+  try {
+    await probe.join(HEAD);
+    const live = await until('live with a pid', async () => {
+      const s = await session(TWO);
+      return s?.state === 'live' && s.stream?.pid ? s : undefined;
+    });
+    await probe.log.waitFor('RTP', (e) => e.ev === 'rtp');
+    await head.exec('kill', ['-KILL', String(live.stream!.pid)]);
+    const killedAt = Date.now();
+    const again = await until('a new ffmpeg', async () => {
+      const s = await session(TWO);
+      return s?.stream?.pid && s.stream.pid !== live.stream!.pid && s.stream.spawns >= 2 ? s : undefined;
+    });
+    assert.equal(again.state, 'live', 'the session stays live across the restart');
+    const mark = probe.log.mark();
+    const more = await probe.log.waitFor('RTP from the new ffmpeg', (e) => e.ev === 'rtp' && e.at > killedAt, { after: mark, timeoutMs: 10_000 });
+    assert.equal(more.ev === 'rtp' && more.pt, 14);
+  } finally {
+    await probe.leave();
+    await probe.close();
+    await until('session gone', async () => (await session(TWO)) === undefined);
+  }
+});
+
+test('bad sources (HTML, 404, redirect loop, playlist loop) fail with a clear reason; nothing crashes; the next join retries', { skip }, async () => {
+  const cases: Array<[string, RegExp]> = [
+    [HTML, /resolve html: .*web page/],
+    [NOTFOUND, /resolve http-status: .*404/],
+    [REDIRECT_LOOP, /resolve redirect-loop/],
+    [PLAYLIST_LOOP, /resolve playlist-loop/],
+  ];
+  for (const [group, reason] of cases) {
+    const probe = await Probe.start(c1, group, 'eth0');
+    try {
+      await probe.join(HEAD);
+      const failed = await until(`failure of ${group}`, async () => {
+        const s = await session(group);
+        return s?.lastError ? s : undefined;
+      });
+      assert.equal(failed.state, 'idle');
+      assert.match(failed.lastError!, reason);
+      assert.ok(serve.log.find((l) => l.group === group && /session failed/.test(l.msg ?? '') && reason.test(l.msg ?? '')), `log names the failure of ${group}`);
+      await probe.leave();
+      await until(`${group} without listeners`, async () => (await session(group))?.listeners === 0);
+      // The next join tries again (and fails the same way).
+      await probe.join(HEAD);
+      await until(`second attempt of ${group}`, async () => {
+        const { body } = await api(`/history?group=${group}`);
+        return body.split('"fail"').length - 1 >= 2;
+      });
+      await probe.leave();
+    } finally {
+      await probe.close();
+    }
+  }
+  assert.equal(serve.child.exitCode, null, 'headend serve still running');
+  assert.equal((await api('/status')).status, 200);
+});
+
+test('a join for a group with no channel is refused, recorded and shown in status', { skip }, async () => {
+  const probe = await Probe.start(c1, UNMAPPED, 'eth0');
+  try {
+    await probe.join(HEAD);
+    const s = await until('refusal', async () => (await session(UNMAPPED))?.refused ? session(UNMAPPED) : undefined);
+    assert.equal(s?.refused, 'no channel mapped to this group');
+    const { body } = await api(`/history?group=${UNMAPPED}`);
+    assert.match(body, /"refused"/);
+  } finally {
+    await probe.leave();
+    await probe.close();
+  }
+});
