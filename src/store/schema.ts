@@ -51,7 +51,6 @@ export const MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL,
     UNIQUE (directory_id, external_id)
   );
-  CREATE INDEX channels_name ON channels (name COLLATE NOCASE);
 
   CREATE TABLE syncs (
     id INTEGER PRIMARY KEY,
