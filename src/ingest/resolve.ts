@@ -15,7 +15,7 @@ import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { IcyStripper, parseIcyHeaders, requestIcyV1, type IcyHeaders, type StreamMetadata } from './icy.js';
-import { decodeText, parsePlaylist, playlistKind } from './playlist.js';
+import { decodeText, parsePlaylist, playlistKind, type PlaylistKind } from './playlist.js';
 import {
   formatFromContentType, hexPreview, isAudioLike, looksLikeHtml, mediaType, sniffFormat, type AudioFormat,
 } from './sniff.js';
@@ -169,6 +169,7 @@ async function open(url: string, ctx: Context, playlists: string[]): Promise<Res
     res.body.destroy();
   };
 
+  let playlist: { kind: PlaylistKind; text: string };
   try {
     res.attempt.phase = 'its first bytes';
     const first = await readUpTo(source, SNIFF_BYTES);
@@ -189,40 +190,54 @@ async function open(url: string, ctx: Context, playlists: string[]): Promise<Res
       if (!all.ended || bytes.length > MAX_PLAYLIST_BYTES) {
         throw new ResolveError('not-audio', finalUrl, `${finalUrl} looks like a ${kind.toUpperCase()} playlist but is larger than ${MAX_PLAYLIST_BYTES} bytes`);
       }
-      teardown();
-      return await openPlaylist(url, finalUrl, kind, decodeText(bytes), ctx, playlists);
-    }
-    if (type === 'text/html') throw new ResolveError('html', finalUrl, `${finalUrl} is a web page (text/html), not a stream`);
-    if (head.length === 0) throw new ResolveError('not-audio', finalUrl, `${finalUrl} sent an empty body (Content-Type ${type || 'none'})`);
-
-    const format = pickFormat(contentType, head);
-    if (!format) {
-      throw new ResolveError('not-audio', finalUrl,
-        `${finalUrl} is not audio: Content-Type ${type || 'none'}, first bytes ${hexPreview(head)}`);
-    }
-    res.attempt.done();
-
-    const body = new PassThrough();
-    if (first.ended) {
-      body.end(head);
+      playlist = { kind, text: decodeText(bytes) };
     } else {
-      body.write(head);
-      pipeline(source, body, (err) => {
-        if (err && err.name !== 'AbortError' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') ctx.log?.warn({ err: err.message }, 'stream ended with an error');
-      });
+      return audioStation(res, contentType, icyInfo, source, first, stripper, early, ctx, teardown);
     }
-    // Whoever ends the body (ffmpeg gone, close()) also ends the connection.
-    body.once('close', () => res.body.destroy());
-    ctx.log?.info({ finalUrl, format, contentType, icy: icyInfo }, 'station resolved');
-    stripper?.removeAllListeners('metadata');
-    return new ResolvedStation(finalUrl, contentType, format, icyInfo, body, ctx.via, stripper, () => {
-      teardown();
-      body.destroy();
-    }, early);
   } catch (err) {
     teardown();
     throw res.attempt.classify(err);
   }
+  teardown();
+  return openPlaylist(url, finalUrl, playlist.kind, playlist.text, ctx, playlists);
+}
+
+/** The audio path of open(): checks the bytes are audio and hands them out with the sniffed head in front. */
+function audioStation(
+  res: Fetched, contentType: string, icyInfo: IcyHeaders, source: Readable, first: { chunks: Buffer[]; ended: boolean },
+  stripper: IcyStripper | undefined, early: StreamMetadata[], ctx: Context, teardown: () => void,
+): ResolvedStation {
+  const { finalUrl } = res;
+  const head = Buffer.concat(first.chunks);
+  const type = mediaType(contentType);
+  if (type === 'text/html') throw new ResolveError('html', finalUrl, `${finalUrl} is a web page (text/html), not a stream`);
+  if (head.length === 0) throw new ResolveError('not-audio', finalUrl, `${finalUrl} sent an empty body (Content-Type ${type || 'none'})`);
+
+  const format = pickFormat(contentType, head);
+  if (!format) {
+    throw new ResolveError('not-audio', finalUrl,
+      `${finalUrl} is not audio: Content-Type ${type || 'none'}, first bytes ${hexPreview(head)}`);
+  }
+  res.attempt.done();
+
+  const body = new PassThrough();
+  if (first.ended) {
+    body.end(head);
+  } else {
+    body.write(head);
+    pipeline(source, body, () => { /* reported by the body's error listener */ });
+  }
+  // Whoever ends the body (ffmpeg gone, close()) also ends the connection.
+  body.once('close', () => res.body.destroy());
+  // A station dropping mid-stream is routine: say so in the log; the body
+  // then errors and closes, for its consumer to restart.
+  body.on('error', (err) => ctx.log?.warn({ finalUrl, err: err.message }, 'station stream failed'));
+  ctx.log?.info({ finalUrl, format, contentType, icy: icyInfo }, 'station resolved');
+  stripper?.removeAllListeners('metadata');
+  return new ResolvedStation(finalUrl, contentType, format, icyInfo, body, ctx.via, stripper, () => {
+    teardown();
+    body.destroy();
+  }, early);
 }
 
 /** Magic bytes win; the label decides when they are inconclusive but still says audio. */
@@ -237,7 +252,7 @@ function pickFormat(contentType: string, head: Buffer): AudioFormat | null {
 }
 
 async function openPlaylist(
-  requested: string, finalUrl: string, kind: string, text: string, ctx: Context, playlists: string[],
+  requested: string, finalUrl: string, kind: PlaylistKind, text: string, ctx: Context, playlists: string[],
 ): Promise<ResolvedStation> {
   const chain = [...playlists, finalUrl];
   if (playlists.includes(finalUrl)) throw new ResolveError('playlist-loop', finalUrl, `playlist loop: ${chain.join(' → ')}`);
@@ -245,7 +260,7 @@ async function openPlaylist(
     throw new ResolveError('playlist-too-deep', finalUrl,
       `playlists nested more than ${ctx.opts.maxPlaylistDepth} deep: ${chain.join(' → ')}`);
   }
-  const list = parsePlaylist(kind as Parameters<typeof parsePlaylist>[0], text, finalUrl);
+  const list = parsePlaylist(kind, text, finalUrl);
   if (list.hls) {
     throw new ResolveError('hls-unsupported', finalUrl,
       `${finalUrl} is an HLS playlist (segments, not a stream URL); HLS stations are not supported yet`);

@@ -240,6 +240,22 @@ test('a SHOUTcast v1 server answering "ICY 200 OK" is understood', async (t) => 
   assert.equal(fx.requests.at(-1)!.headers['icy-metadata'], '1');
 });
 
+test('a station dropping mid-stream ends the body without an uncaught error', async (t) => {
+  const fx = await startFixture(t);
+  const mp3 = await makeMp3();
+  fx.route('/drops.mp3', (_req, res) => {
+    res.writeHead(200, MPEG);
+    res.write(mp3.subarray(0, 10_000));
+    setTimeout(() => res.socket?.destroy(), 20);
+  });
+  const station = await resolveStation(fx.url('/drops.mp3'), OPTS);
+  let bytes = 0;
+  station.body.on('data', (c: Buffer) => { bytes += c.length; });
+  await new Promise((resolve) => station.body.once('close', resolve));
+  assert.equal(bytes, 10_000);
+  assert.ok(station.body.destroyed);
+});
+
 test('a station without Icy-MetaData support still plays', async (t) => {
   const fx = await startFixture(t);
   const mp3 = await makeMp3();
