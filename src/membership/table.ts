@@ -42,6 +42,10 @@ export class GroupState implements DeadlineOwner {
   groupQueriesLeft = 0;
   sourceQueriesLeft: Map<AddrKey, number> | null = null;
   queryTickAt = 0;
+  /** What went out at `lastSentAt`: nothing is sent twice in the same ms. */
+  lastSentAt = -1;
+  lastSentGroup = false;
+  lastSentSources: AddrKey[] = [];
 
   // RFC 9776 §7.3.2 / RFC 9777 §8.3.2: Older Version Host Present timers.
   /** IGMPv1 host heard (its mode ignores leaves). */
@@ -277,12 +281,24 @@ export function transmitQueries(g: GroupState, now: number, out: EngineOutput[])
   }
   const lmqtFromNow = now + t.lastMemberQueryTimeMs;
   const compat = g.compatVersion(now);
-  if (g.groupQueriesLeft > 0) {
+  // A second action in the same ms (a retransmission fired, then a new
+  // record asked again) must not repeat what just went out: what was sent
+  // this ms counts as one of the [LMQC] transmissions.
+  const again = g.lastSentAt === now;
+  if (!again) {
+    g.lastSentAt = now;
+    g.lastSentGroup = false;
+    g.lastSentSources = [];
+  }
+  if (g.groupQueriesLeft > 0 && again && g.lastSentGroup) {
+    g.groupQueriesLeft--;
+  } else if (g.groupQueriesLeft > 0) {
     if (g.mode === EXCLUDE) {
       // There is no IGMPv1 group-specific query; a v2 one reaches v1 hosts as a query.
       const version = compat === 1 && querier.proto === 'igmp' ? 2 : compat;
       out.push(querier.query(g.group, [], g.groupTimer > lmqtFromNow, t.lastMemberQueryIntervalMs, version));
       g.groupQueriesLeft--;
+      g.lastSentGroup = true;
     } else {
       g.groupQueriesLeft = 0;
     }
@@ -297,7 +313,10 @@ export function transmitQueries(g: GroupState, now: number, out: EngineOutput[])
         left.delete(s);
         continue;
       }
-      (timer > lmqtFromNow ? above : below).push(s);
+      if (!(again && g.lastSentSources.includes(s))) {
+        (timer > lmqtFromNow ? above : below).push(s);
+        g.lastSentSources.push(s);
+      }
       if (n <= 1) left.delete(s);
       else left.set(s, n - 1);
     }

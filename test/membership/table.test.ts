@@ -234,3 +234,18 @@ test('source timer expiry: INCLUDE deletes the source, EXCLUDE blocks it', () =>
   x.advance(260_000);
   assert.deepEqual(state(x, 260_000), { mode: 'exclude', groupTimerMs: 100_000, sources: {}, blocked: [S1] });
 });
+
+test('a new Q(G,X) in the same ms as a retransmission does not repeat what just went out', () => {
+  const e = engine();
+  send(e, 0, 'IS_IN', [S1, S2]);
+  send(e, 1000, 'BLOCK', [S1]);
+  const out = send(e, 2000, 'BLOCK', [S1, S2]);
+  // The retransmission for S1 fired first; the new action adds only S2 now.
+  assert.deepEqual(queries(out), [
+    { group: G, sources: [S1], suppress: false },
+    { group: G, sources: [S2], suppress: false },
+  ]);
+  // S1 counted that send as one of its LMQC and ran out at 3000; S2 gets its second.
+  assert.deepEqual(queries(e.advance(3000)), [{ group: G, sources: [S2], suppress: false }]);
+  assert.deepEqual(queries(e.advance(10_000)), []);
+});
