@@ -11,17 +11,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { startJoiner, type Joiner } from '../helpers/joiner.js';
-import { scratchDir, startWatch, type Watch, type WatchLine } from './membership-watch.js';
+import { SHORT_TIMERS, scratchDir, startWatch, type Watch, type WatchLine } from './membership-watch.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2 (network namespaces)';
 
-const MEMBERSHIP = {
-  queryIntervalMs: 2000,
-  queryResponseIntervalMs: 500,
-  robustness: 2,
-  lastMemberQueryIntervalMs: 200,
-  multicastRouterSocket: true,
-};
+const MEMBERSHIP = { ...SHORT_TIMERS, multicastRouterSocket: true };
 const ASM6 = 'ff0e::db8:2';
 const ASM4 = '239.3.3.3';
 

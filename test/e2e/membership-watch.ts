@@ -17,6 +17,17 @@ import type { Netns } from '../helpers/netns.js';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const execFileP = promisify(execFile);
 
+/**
+ * Membership timers shortened so that queries, answers and expiry run in
+ * seconds: QI 2 s, QRI 0.5 s, RV 2, so GMI = 2 * 2 + 0.5 = 4.5 s; LMQT 0.4 s.
+ */
+export const SHORT_TIMERS = {
+  queryIntervalMs: 2000,
+  queryResponseIntervalMs: 500,
+  robustness: 2,
+  lastMemberQueryIntervalMs: 200,
+};
+
 /** One JSON line of `headend watch --json`. */
 export interface WatchLine {
   at: number;

@@ -6,23 +6,21 @@
  * capture on the headend's interface checks the queries we send and that the
  * hosts answer them.
  *
- * Timers are shortened (QI 2 s, QRI 0.5 s, RV 2: GMI 4.5 s) so that expiry
- * runs in seconds; every wait polls the watch output with a deadline.
+ * Timers are shortened (SHORT_TIMERS: GMI 4.5 s) so that expiry runs in
+ * seconds; every wait polls the watch output with a deadline.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Lab, canUseNetns, waitLinkLocal, type Netns } from '../helpers/netns.js';
 import { startJoiner, type Joiner } from '../helpers/joiner.js';
-import { scratchDir, startCapture, startWatch, type Capture, type Watch, type WatchLine } from './membership-watch.js';
+import { SHORT_TIMERS, scratchDir, startCapture, startWatch, type Capture, type Watch, type WatchLine } from './membership-watch.js';
 
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const skip = !canUseNetns() && 'needs root and iproute2 (network namespaces)';
 
-const MEMBERSHIP = {
-  queryIntervalMs: 2000,
-  queryResponseIntervalMs: 500,
-  robustness: 2,
-  lastMemberQueryIntervalMs: 200,
-};
+const MEMBERSHIP = SHORT_TIMERS;
 const GMI_MS = MEMBERSHIP.robustness * MEMBERSHIP.queryIntervalMs + MEMBERSHIP.queryResponseIntervalMs;
 
 const SSM6 = 'ff3e:40:2001:db8:1:0:8000:1';
@@ -136,6 +134,26 @@ test('IPv4 ASM (239/8): two hosts, one leaves, the other leaves', { skip }, asyn
   assert.equal(watch.lines.slice(since).some(isEdge('idle', ASM4, '*')), false);
   await joiners[2].leave(ASM4, 'eth0');
   await watch.waitFor(isEdge('idle', ASM4, '*'), 'idle after both IPv4 hosts left', { since });
+});
+
+test('a malformed report from the wire is rejected with its reason; the edge keeps working', { skip }, async () => {
+  const since = watch.mark();
+  // MLDv2 report announcing one record but carrying none: truncated at offset 8.
+  // Sent from host 1 with the addon itself, as the hosts' kernels never send such a thing.
+  const script = `
+    import { loadNative, openMembershipSocket } from '${REPO}/src/native/index.ts';
+    import { addrToBuffer, parseAddr } from '${REPO}/src/membership/addr.ts';
+    const sock = openMembershipSocket(6, () => {});
+    sock.send(Buffer.from('8f00000000000001', 'hex'), addrToBuffer(parseAddr('ff02::16')),
+      loadNative().ifNameToIndex('eth0'), addrToBuffer(parseAddr('${hostLinkLocal[0]}')));
+    sock.close();`;
+  await hosts[0].exec(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+  const rejected = await watch.waitFor((l) => l.event === 'rejected' && l.from === hostLinkLocal[0], 'a rejected event', { since });
+  assert.match(String(rejected.reason), /malformed/);
+  await joiners[0].join(ASM6, 'eth0');
+  await watch.waitFor(isEdge('active', ASM6, '*'), 'active after the bad packet', { since });
+  await joiners[0].leave(ASM6, 'eth0');
+  await watch.waitFor(isEdge('idle', ASM6, '*'), 'idle after the bad packet', { since });
 });
 
 test('a host that vanishes without leaving: the group expires after the Group Membership Interval', { skip }, async (t) => {
