@@ -2,22 +2,13 @@
  * What every importer yields: one record per station or DVB service, keyed by
  * the directory's stable id, plus the entries it skipped and why.
  */
-import type { ChannelKind, DvbTuning } from '../store/types.js';
+import type { Channel } from '../store/types.js';
 
-export interface DirectoryEntry {
+/** A channel as a directory describes it, keyed by the directory's stable id. */
+export type DirectoryEntry = Pick<Channel, 'name' | 'kind' | 'url' | 'tuning' | 'serviceId' | 'codec' | 'tags' | 'homepage' | 'country' | 'bitrate'> & {
   /** Stable key within the directory: stationuuid, listen_url, URL, guide_id, `<kHz><pol>/<sid>`. */
   externalId: string;
-  name: string;
-  kind: ChannelKind;
-  url?: string;
-  tuning?: DvbTuning;
-  serviceId?: number;
-  codec?: string;
-  tags: string[];
-  homepage?: string;
-  country?: string;
-  bitrate?: number;
-}
+};
 
 export interface SkippedEntry {
   /** 1-based entry number (or line number for line formats). */

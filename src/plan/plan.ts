@@ -47,11 +47,13 @@ import { formatAddr, parseAddr, type AddrKey } from '../membership/addr.js';
 
 export type Polarisation = 'H' | 'V' | 'L' | 'R';
 
+/** The config's `plan:` section. */
 export interface PlanOptions {
-  /** The headend's /64 as text: `2001:db8:1:0::/64` (a bare `2001:db8:1:0::` also works). */
+  /** The headend's /64 as text: `2001:db8:1:0::/64` (a bare `2001:db8:1:0::` also works); '' in the config = derive it from `interfaces`. */
   prefix: string;
-  /** Bits of the service number that select the directory (1..20). */
+  /** Bits of the service number that select an internet-radio directory (1..20). */
   directoryBits: number;
+  /** DVB carrier grid: frequency index = (kHz - dvbBaseKhz) / dvbStepKhz, 13 bits. */
   dvbBaseKhz: number;
   dvbStepKhz: number;
   /** `232.x.y.z/N`, or '' for none. */

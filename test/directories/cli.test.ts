@@ -122,7 +122,7 @@ test('kill -9 mid-import: what was committed survives, the import leaves no half
   s = openStore(db, { plan });
   try {
     assert.equal(s.db.pragma('integrity_check', { simple: true }), 'ok');
-    assert.equal(s.db.pragma('foreign_key_check').length, 0);
+    assert.equal((s.db.pragma('foreign_key_check') as unknown[]).length, 0);
     assert.deepEqual(s.channels.list().map((c) => `${c.externalId} ${c.group}`), before, 'committed channels intact, none of the killed import');
     assert.equal(s.directories.get('big'), undefined);
     // and the store still works: the same import now completes

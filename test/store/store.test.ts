@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PLAN_OPTIONS, Plan, macV4 } from '../../src/plan/plan.js';
-import { openStore, StoreError, type DirectoryEntry, type Store } from '../../src/store/index.js';
+import { openStore, StoreError, type Store } from '../../src/store/index.js';
+import type { DirectoryEntry } from '../../src/directories/index.js';
 
 const plan = (extra: Partial<typeof DEFAULT_PLAN_OPTIONS> & { prefix?: string } = {}) =>
   new Plan({ ...DEFAULT_PLAN_OPTIONS, prefix: '2001:db8:1::/64', ...extra });
