@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import type { PlanOptions } from './plan/plan.js';
 
 export class ConfigError extends Error {
   constructor(readonly key: string, reason: string) {
@@ -146,18 +147,7 @@ export interface HeadendConfig {
   /** DVB tuner pool (src/ingest/dvb). */
   dvb: DvbConfig;
   /** Address plan (src/plan/plan.ts documents the layout). */
-  plan: {
-    /** The headend's /64 (`2001:db8:1::/64`); '' = the /64 of the first global address on `interfaces`. */
-    prefix: string;
-    /** Service-number bits that select an internet-radio directory. */
-    directoryBits: number;
-    /** DVB carrier grid: frequency index = (kHz - dvbBaseKhz) / dvbStepKhz, 13 bits. */
-    dvbBaseKhz: number;
-    dvbStepKhz: number;
-    /** IPv4 groups for new channels, `232.x.y.z/N` (SSM) or `239.x.y.z/N` (ASM); '' = none. */
-    ipv4Ssm: string;
-    ipv4Asm: string;
-  };
+  plan: PlanOptions;
   /** Directory imports from a URL: bounded size and time. */
   directories: { maxBytes: number; timeoutMs: number; userAgent: string };
 }
