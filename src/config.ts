@@ -91,6 +91,12 @@ export interface DvbConfig {
   lockTimeoutMs: number;
   /** One dvblastctl command may take this long. */
   ctlTimeoutMs: number;
+  /**
+   * dvblast -L: longest a TS packet waits to fill an RTP packet (7 TS). Low
+   * bit-rate services (radio, a lone audio PID) reach the client this much
+   * sooner after a join; dvblast's own default is 100 ms.
+   */
+  outputLatencyMs: number;
   adapters: DvbAdapterConfig[];
 }
 
@@ -196,7 +202,7 @@ export const DEFAULT_CONFIG: HeadendConfig = {
     stateDir: '',
   },
   channels: [],
-  dvb: { dvblast: 'dvblast', dvblastctl: 'dvblastctl', runDir: '', lockTimeoutMs: 10_000, ctlTimeoutMs: 5_000, adapters: [] },
+  dvb: { dvblast: 'dvblast', dvblastctl: 'dvblastctl', runDir: '', lockTimeoutMs: 10_000, ctlTimeoutMs: 5_000, outputLatencyMs: 30, adapters: [] },
   plan: { prefix: '', directoryBits: 10, dvbBaseKhz: 10_700_000, dvbStepKhz: 250, ipv4Ssm: '', ipv4Asm: '' },
   directories: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000, userAgent: 'mcast-headend/0.1 directory-import (+https://example.invalid/mcast-headend)' },
 };
@@ -245,6 +251,7 @@ function intAtLeast(cfg: HeadendConfig, key: string, min: number): void {
 function validateDvb(cfg: HeadendConfig): void {
   intAtLeast(cfg, 'dvb.lockTimeoutMs', 100);
   intAtLeast(cfg, 'dvb.ctlTimeoutMs', 100);
+  intAtLeast(cfg, 'dvb.outputLatencyMs', 1);
   const names = new Set<string>();
   cfg.dvb.adapters = cfg.dvb.adapters.map((raw, i) => {
     const key = `dvb.adapters[${i}]`;

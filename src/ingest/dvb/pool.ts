@@ -353,7 +353,7 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
     const name = tuner.config.name;
     const files: DvblastFiles = { configFile: join(this.runDir, `${name}.conf`), socket: join(this.runDir, `${name}.sock`) };
     const log = this.log.child({ carrier: key, adapter: name });
-    const dvblast = dvblastArgs(tuner.config, req.tuning, files);
+    const dvblast = dvblastArgs(tuner.config, req.tuning, files, this.cfg.outputLatencyMs);
     const prefix = this.opts.commandPrefix ?? [];
     const proc = this.launch({
       command: prefix[0] ?? this.cfg.dvblast,

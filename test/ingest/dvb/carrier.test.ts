@@ -41,7 +41,7 @@ test('a card is tuned with -a -n -f -v -5 -s -F -8 -m and its DiSEqC; a udp adap
   ] } });
   const card = dvblastArgs(cfg.dvb.adapters[0]!, tuning, files);
   assert.deepEqual(card, ['-a', '1', '-n', '0', '-f', '11362000', '-v', '18', '-5', 'DVBS2', '-s', '22000000', '-F', '23', '-8', 'universal', '-m', 'psk_8', '-S', '2',
-    '-q', '-x', 'xml', '-c', files.configFile, '-r', files.socket, '-6', '1000']);
+    '-q', '-x', 'xml', '-c', files.configFile, '-r', files.socket, '-6', '1000', '-L', '30']);
   const dvbs = dvblastArgs(cfg.dvb.adapters[0]!, { ...tuning, system: 'DVBS', modulation: 'QPSK', polarisation: 'V' }, files);
   assert.ok(!dvbs.includes('-m'), 'DVB-S has no -m');
   assert.equal(dvbs[dvbs.indexOf('-v') + 1], '13');
