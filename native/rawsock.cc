@@ -462,6 +462,14 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
         }
       }
     } else {
+      if (plen > 0 && buf[0] == 0) {
+        // struct mrt6msg from the IPv6 multicast routing code (im6_mbz 0;
+        // ICMPv6 type 0 is reserved): it bypasses ICMP6_FILTER.
+        pkt.Set("error", Napi::String::New(env, "multicast routing upcall"));
+        pkt.Set("payload", Napi::Buffer<uint8_t>::New(env, 0));
+        Deliver(env, env.Null(), pkt);
+        return true;
+      }
       auto* sin6 = reinterpret_cast<sockaddr_in6*>(&src);
       pkt.Set("from", CopyBuffer(env, &sin6->sin6_addr, 16));
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {

@@ -123,6 +123,9 @@ export function openMembershipSocket(family: 4 | 6, onPacket: PacketHandler): Ra
   const k = n.constants;
   const sock = new n.RawSocket(family, family === 4 ? k.IPPROTO_IGMP : k.IPPROTO_ICMPV6, onPacket);
   try {
+    // Room for a burst of reports (every host answering one general query);
+    // the kernel caps this at net.core.rmem_max without complaint.
+    sock.setsockopt(k.SOL_SOCKET, k.SO_RCVBUF, 1 << 20);
     if (family === 4) {
       sock.setsockopt(k.IPPROTO_IP, k.IP_PKTINFO, 1);
       sock.setsockopt(k.IPPROTO_IP, k.IP_OPTIONS, IPV4_ROUTER_ALERT);

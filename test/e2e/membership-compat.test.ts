@@ -72,3 +72,23 @@ test('an IGMPv2 host: report to the group is heard (MRT_INIT), Leave makes the g
   await watch.waitFor(isEdge('idle', ASM4), 'idle after the IGMPv2 Leave', { since });
   assert.ok(watch.lines.slice(since).some((l) => l.event === 'query' && l.group === ASM4), 'a group-specific query was sent');
 });
+
+test('with the routing socket, multicast data from the link (cache-miss upcalls) is not mistaken for membership', { skip }, async () => {
+  const since = watch.mark();
+  const send = `
+    const dgram = require('node:dgram');
+    const s4 = dgram.createSocket('udp4'), s6 = dgram.createSocket('udp6');
+    s4.bind(0, () => { s4.setMulticastInterface('10.0.1.2');
+      s4.send('x', 5004, '239.9.9.9', () => s4.close()); });
+    s6.bind(0, () => { s6.setMulticastInterface('::%eth0');
+      s6.send('x', 5004, 'ff0e::db8:9', () => s6.close()); });`;
+  await host.exec(process.execPath, ['-e', send]);
+  // Reports sent after the data arrive after its upcalls, on the same sockets.
+  await joiner.join(ASM4, 'eth0');
+  await joiner.join(ASM6, 'eth0');
+  await watch.waitFor(isEdge('active', ASM4), 'active for the IGMPv2 join', { since });
+  await watch.waitFor(isEdge('active', ASM6), 'active for the MLDv1 join', { since });
+  assert.deepEqual(watch.lines.slice(since).filter((l) => l.event === 'rejected'), []);
+  await joiner.leave(ASM4, 'eth0');
+  await joiner.leave(ASM6, 'eth0');
+});
