@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import { ffmpegArgs, payloadTypeOf, type FfmpegSpec } from '../../src/ingest/ffm
 import { buildSdp } from '../../src/announce/sdp.js';
 import { sapHash } from '../../src/announce/sap.js';
 import { silentLogger } from '../../src/log.js';
+import { waitFor } from '../helpers/procs.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GROUP = 'ff3e:40:2001:db8:1:0:8000:1';
@@ -62,6 +63,9 @@ function lineMatching(stream: NodeJS.ReadableStream, re: RegExp, what: string, t
     });
   });
 }
+
+/** ffprobe may be done after a packet or two; let the capture hold at least ten full RTP packets. */
+const enoughRtp = (file: string): Promise<void> => waitFor(`16 kB of capture in ${file}`, () => statSync(file).size > 16_384, 10_000);
 
 /** tcpdump on the client's eth0 into a pcap; stop() flushes and ends it. Immediate mode: otherwise packets still in libpcap's ring block are lost on SIGINT. */
 async function capture(name: string): Promise<{ file: string; stop: () => Promise<void> }> {
@@ -138,6 +142,7 @@ async function rtpRound(name: string, spec: FfmpegSpec, encoder: string[], codec
     writeFileSync(sdpFile, sdpFor(pt));
     const streams = await ffprobe(sdpFile);
     assert.equal(streams[0]?.codec_name, codec, JSON.stringify(streams));
+    await enoughRtp(cap.file);
   } finally {
     await sup.stop();
     await cap.stop();
@@ -179,6 +184,7 @@ test('SAP from the Announcer: ffprobe sap://[group]:9875 finds the stream; withd
     assert.equal(hash, sapHash(sdp));
     const streams = await ffprobe(`sap://[${GROUP}]:9875`);
     assert.equal(streams[0]?.codec_name, 'mp3', JSON.stringify(streams));
+    await enoughRtp(cap.file);
     const withdrawn = lineMatching(ann.stdout!, /^withdrawn /, 'withdraw');
     ann.stdin!.write('withdraw\n');
     const stats = JSON.parse((await withdrawn).slice('withdrawn '.length)) as { sendErrors: number; sent: number };
