@@ -10,9 +10,9 @@
  *   await a.withdraw('ff3e::8000:1');   // deletion with the LAST announced hash, then stop
  *   await a.close();                    // withdraws everything, closes sockets
  *
- * The first announcement leaves at once; then one every intervalMs (RFC 2974
- * §3.1 asks for an interval of at least 5 s at the usual bandwidth limit,
- * and FFmpeg and VLC use 5 s). A send error is logged and counted, never
+ * The first announcement leaves at once; then one every intervalMs (FFmpeg
+ * and VLC use 5 s), each spaced by intervalMs ± up to a third, as RFC 2974
+ * §3.1 asks, so that sessions started together do not stay in step. A send error is logged and counted, never
  * thrown: the stream keeps playing without its announcement.
  *
  * For SSM the SAP packet must come from the stream's source address, or a
@@ -44,13 +44,13 @@ export interface SapTransport {
 }
 
 export interface AnnouncerTimers {
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
 
 const realTimers: AnnouncerTimers = {
-  setInterval: (fn, ms) => setInterval(fn, ms),
-  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
 export interface AnnouncerOptions {
@@ -65,6 +65,8 @@ export interface AnnouncerOptions {
   scoped?: boolean;
   transport?: SapTransport;
   timers?: AnnouncerTimers;
+  /** Uniform in [0, 1); injectable so tests get exact intervals (0.5 = no offset). */
+  random?: () => number;
 }
 
 export interface AnnounceParams {
@@ -106,6 +108,7 @@ export class Announcer {
   private readonly scoped: boolean;
   private readonly transport: SapTransport;
   private readonly timers: AnnouncerTimers;
+  private readonly random: () => number;
   private sent = 0;
   private sendErrors = 0;
   private closed: Promise<void> | null = null;
@@ -118,6 +121,7 @@ export class Announcer {
     this.scoped = opts.scoped ?? false;
     this.transport = opts.transport ?? new UdpSapTransport(opts.logger);
     this.timers = opts.timers ?? realTimers;
+    this.random = opts.random ?? Math.random;
   }
 
   stats(): AnnouncerStats {
@@ -182,7 +186,7 @@ export class Announcer {
     const s = this.sessions.get(key);
     if (!s) return;
     this.sessions.delete(key);
-    this.timers.clearInterval(s.timer);
+    this.timers.clearTimeout(s.timer);
     const deletion = this.packet(s.params, s.hash, true);
     this.log.info({ group: s.params.group, hash: s.hash }, 'announcement withdrawn');
     await Promise.all(s.destinations.map((d) => this.sendOne(deletion, d)));
@@ -204,9 +208,15 @@ export class Announcer {
     return packet;
   }
 
+  /** RFC 2974 §3.1: next announcement after interval + offset, offset uniform in ±interval/3. */
   private arm(s: Session): void {
-    if (s.timer !== null) this.timers.clearInterval(s.timer);
-    s.timer = this.timers.setInterval(() => this.sendNow(s), this.intervalMs);
+    if (s.timer !== null) this.timers.clearTimeout(s.timer);
+    const offset = (this.random() * 2 - 1) * (this.intervalMs / 3);
+    s.timer = this.timers.setTimeout(() => {
+      if (this.sessions.get(s.key) !== s) return;
+      this.sendNow(s);
+      this.arm(s);
+    }, Math.round(this.intervalMs + offset));
   }
 
   private sendNow(s: Session): void {

@@ -19,13 +19,17 @@ class Recorder implements SapTransport {
   async close(): Promise<void> { this.closed += 1; }
 }
 
-/** Intervals that fire only when the test says so. */
+/** Timeouts that fire only when the test says so. */
 class Ticks implements AnnouncerTimers {
   private next = 1;
   readonly live = new Map<number, { fn: () => void; ms: number }>();
-  setInterval(fn: () => void, ms: number): unknown { const id = this.next++; this.live.set(id, { fn, ms }); return id; }
-  clearInterval(h: unknown): void { this.live.delete(h as number); }
-  fire(): void { for (const { fn } of [...this.live.values()]) fn(); }
+  setTimeout(fn: () => void, ms: number): unknown { const id = this.next++; this.live.set(id, { fn, ms }); return id; }
+  clearTimeout(h: unknown): void { this.live.delete(h as number); }
+  /** Fires every pending timeout once (each re-arms its own next one). */
+  fire(): void {
+    const due = [...this.live.entries()];
+    for (const [id, { fn }] of due) { this.live.delete(id); fn(); }
+  }
 }
 
 const flush = () => new Promise((r) => setImmediate(r));
@@ -36,7 +40,7 @@ const SDP2 = SDP1.replace('o=- 1 1', 'o=- 1 2').replace('s=One', 's=Two');
 function setup(scoped = false) {
   const transport = new Recorder();
   const timers = new Ticks();
-  const a = new Announcer({ logger: silentLogger, intervalMs: 5000, transport, timers, scoped });
+  const a = new Announcer({ logger: silentLogger, intervalMs: 5000, transport, timers, scoped, random: () => 0.5 });
   return { a, transport, timers };
 }
 
@@ -128,6 +132,18 @@ test('close withdraws every session once and closes the transport; safe twice', 
   assert.equal(deletions.length, 2);
   assert.equal(transport.closed, 1);
   assert.throws(() => a.announce('c', { group: GROUP, sdp: SDP1, iface: 'lan0', originAddress: '2001:db8::1' }), /closed/);
+});
+
+test('intervals are spread by up to a third either way (RFC 2974 §3.1)', async () => {
+  const delays: number[] = [];
+  for (const r of [0, 0.25, 0.5, 0.999999]) {
+    const timers = new Ticks();
+    const a = new Announcer({ logger: silentLogger, intervalMs: 6000, transport: new Recorder(), timers, random: () => r });
+    a.announce('k', { group: GROUP, sdp: SDP1, iface: 'lan0', originAddress: '2001:db8::1' });
+    delays.push([...timers.live.values()][0]!.ms);
+    await a.close();
+  }
+  assert.deepEqual(delays, [4000, 5000, 6000, 8000]);
 });
 
 test('a send error is counted and logged, never thrown', async () => {
