@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { startJoiner, type Joiner } from '../helpers/joiner.js';
-import { SHORT_TIMERS, scratchDir, startWatch, type Watch, type WatchLine } from './membership-watch.js';
+import { REPO, SHORT_TIMERS, scratchDir, startWatch, type Watch, type WatchLine } from './membership-watch.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2 (network namespaces)';
 
@@ -91,4 +91,34 @@ test('with the routing socket, multicast data from the link (cache-miss upcalls)
   assert.deepEqual(watch.lines.slice(since).filter((l) => l.event === 'rejected'), []);
   await joiner.leave(ASM4, 'eth0');
   await joiner.leave(ASM6, 'eth0');
+});
+
+test('LiveMembership in-process: a second routing socket is refused by name; close() twice releases everything', { skip }, async () => {
+  // Runs inside the headend namespace, next to the watch that holds MRT_INIT.
+  // The script ends only if close() released the sockets and the timer.
+  const script = `
+    import { LiveMembership } from '${REPO}/src/membership/live.ts';
+    import { buildConfig } from '${REPO}/src/config.ts';
+    import { silentLogger as logger } from '${REPO}/src/log.ts';
+    const base = buildConfig({ membership: ${JSON.stringify(SHORT_TIMERS)} }).membership;
+    let clash = '';
+    try {
+      (await LiveMembership.open({ interfaces: ['lan0'], config: { ...base, multicastRouterSocket: true }, logger })).close();
+    } catch (err) { clash = err.message; }
+    const live = await LiveMembership.open({ interfaces: ['lan0'], config: base, logger });
+    const queries = [];
+    live.on('query', (q) => queries.push(q));
+    await new Promise((r) => live.once('query', () => setImmediate(r)));
+    const out = { clash, interfaces: live.interfaces().length, stats: live.stats(), dump: live.dump(), queries: queries.length };
+    live.close();
+    live.close();
+    process.stdout.write(JSON.stringify(out));`;
+  const res = JSON.parse(await headend.exec(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeoutMs: 15_000 })) as {
+    clash: string; interfaces: number; stats: { engine: { queriesSent: number }; live: { queriesSent: number } }; dump: unknown[]; queries: number;
+  };
+  assert.match(res.clash, /membership\.multicastRouterSocket: .*MRT_INIT.*(in use|EADDRINUSE)/i);
+  assert.equal(res.interfaces, 1);
+  assert.ok(res.queries >= 1, 'startup queries reached a listener attached after open()');
+  assert.ok(res.stats.live.queriesSent >= 1 && res.stats.engine.queriesSent >= 1);
+  assert.deepEqual(res.dump, []);
 });

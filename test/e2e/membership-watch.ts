@@ -14,7 +14,8 @@ import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import type { Netns } from '../helpers/netns.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root (scripts run inside namespaces import from it). */
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const execFileP = promisify(execFile);
 
 /**

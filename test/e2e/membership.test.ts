@@ -11,13 +11,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Lab, canUseNetns, waitLinkLocal, type Netns } from '../helpers/netns.js';
 import { startJoiner, type Joiner } from '../helpers/joiner.js';
-import { SHORT_TIMERS, scratchDir, startCapture, startWatch, type Capture, type Watch, type WatchLine } from './membership-watch.js';
+import { REPO, SHORT_TIMERS, scratchDir, startCapture, startWatch, type Capture, type Watch, type WatchLine } from './membership-watch.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const skip = !canUseNetns() && 'needs root and iproute2 (network namespaces)';
 
 const MEMBERSHIP = SHORT_TIMERS;
