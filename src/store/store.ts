@@ -101,6 +101,12 @@ export interface OpenStoreOptions {
   logger?: Logger;
   /** The address plan; default: the fallback prefix with default layout (tests). */
   plan?: Plan;
+  /**
+   * The plan's prefix is only a fallback (none configured, none found on the
+   * interfaces): keep the prefix the store was last used with instead of
+   * renumbering every group to the fallback.
+   */
+  preferStoredPrefix?: boolean;
   /** Session history rows kept (older ones pruned). */
   historyLimit?: number;
 }
@@ -156,7 +162,7 @@ const CONFIG_DIRECTORY = 'config';
 
 export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   const logger = (opts.logger ?? silentLogger).child({ room: 'store' });
-  const plan = opts.plan ?? defaultPlan();
+  let plan = opts.plan ?? defaultPlan();
   const historyLimit = opts.historyLimit ?? 100_000;
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -232,6 +238,9 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     return rows.length;
   });
   const storedPrefix = (st.meta.get('plan_prefix') as { value: string } | undefined)?.value;
+  if (opts.preferStoredPrefix && storedPrefix !== undefined && storedPrefix !== plan.prefix) {
+    plan = new Plan({ ...plan.options, prefix: storedPrefix });
+  }
   if (storedPrefix !== plan.prefix) {
     const moved = renumber();
     if (storedPrefix !== undefined && moved > 0) logger.warn({ from: storedPrefix, to: plan.prefix, channels: moved }, 'plan prefix changed: groups renumbered');
@@ -535,6 +544,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     for (const s of opts.skipped ?? []) skip(s);
     const counts = { seen: 0, added: 0, updated: 0, unchanged: 0 };
     const seenKeys = new Set<string>();
+    const fresh = dir.channels === 0;
     const every = opts.progressEvery ?? 1000;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
@@ -546,7 +556,8 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
         name: e.name, url: e.url ?? null, tuning, service_id: e.serviceId ?? null, codec: e.codec ?? null,
         tags: JSON.stringify(e.tags), homepage: e.homepage ?? null, country: e.country ?? null, bitrate: e.bitrate ?? null,
       };
-      const existing = st.byExternal.get(dir.id, e.externalId) as ChannelRow | undefined;
+      // A directory's first sync has nothing to look up (saves one index probe per entry).
+      const existing = fresh ? undefined : st.byExternal.get(dir.id, e.externalId) as ChannelRow | undefined;
       if (existing) {
         counts.seen++;
         const same = existing.name === values.name && existing.url === values.url && existing.tuning === values.tuning

@@ -202,3 +202,24 @@ test('directories: a name keeps its kind; numbers fit the plan', () => {
   assert.throws(() => s.directories.ensure('four', 'm3u'), (e: unknown) => e instanceof StoreError && /directoryBits/.test(e.message));
   s.close();
 });
+
+test('a command without the daemon\'s config neither renumbers nor drops the config\'s channels', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-'));
+  try {
+    const { buildConfig } = await import('../../src/config.js');
+    const { openStoreFromConfig } = await import('../../src/store/index.js');
+    const path = join(dir, 'h.db');
+    const daemonCfg = buildConfig({ database: path, plan: { prefix: '2001:db8:42::/64' }, channels: [{ group: 'ff3e::77', name: 'Static', url: 'http://x/s' }] });
+    let s = openStoreFromConfig(daemonCfg);
+    const c = s.channels.add({ name: 'Tone', url: 'http://x/t' });
+    s.close();
+    // `headend channel list --database h.db`: no prefix known, no static channels given
+    s = openStoreFromConfig(buildConfig({ database: path }), { mergeStatic: false });
+    assert.equal(s.plan.prefix, '2001:db8:42::/64');
+    assert.equal(s.channels.get(c.id)?.group, 'ff3e:40:2001:db8:42:0:8000:1');
+    assert.equal(s.channels.byGroup('ff3e::77')?.name, 'Static');
+    s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
