@@ -43,6 +43,24 @@ Napi::Buffer<uint8_t> CopyBuffer(Napi::Env env, const void* p, size_t n) {
   return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(p), n);
 }
 
+// Checks the argument kinds ('n' number, 'b' Buffer, 'f' function, 's'
+// string, '*' anything); on a mismatch throws a TypeError showing `usage`.
+bool Expect(const Napi::CallbackInfo& info, const char* kinds, const char* usage) {
+  bool ok = info.Length() >= strlen(kinds);
+  for (size_t i = 0; ok && kinds[i] != '\0'; i++) {
+    const Napi::Value v = info[i];
+    switch (kinds[i]) {
+      case 'n': ok = v.IsNumber(); break;
+      case 'b': ok = v.IsBuffer(); break;
+      case 'f': ok = v.IsFunction(); break;
+      case 's': ok = v.IsString(); break;
+      default: break;
+    }
+  }
+  if (!ok) Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+  return ok;
+}
+
 // RFC 2113 Router Alert in IPv4 options: type 148 (0x94), length 4.
 bool Ipv4HasRouterAlert(const uint8_t* opt, size_t len) {
   size_t i = 0;
@@ -94,10 +112,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   // new RawSocket(family: 4 | 6, protocol: number, onPacket(err, pkt))
   explicit RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocket>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
-      Napi::TypeError::New(env, "RawSocket(family: 4|6, protocol: number, onPacket: function)").ThrowAsJavaScriptException();
-      return;
-    }
+    if (!Expect(info, "nnf", "RawSocket(family: 4|6, protocol: number, onPacket: function)")) return;
     int fam = info[0].As<Napi::Number>().Int32Value();
     if (fam != 4 && fam != 6) {
       Napi::RangeError::New(env, "family must be 4 or 6").ThrowAsJavaScriptException();
@@ -159,11 +174,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   // setsockopt(level, name, value: number | Buffer)
   Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!CheckOpen(env)) return env.Undefined();
-    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber()) {
-      Napi::TypeError::New(env, "setsockopt(level: number, name: number, value: number | Buffer)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!CheckOpen(env) || !Expect(info, "nn*", "setsockopt(level: number, name: number, value: number | Buffer)")) return env.Undefined();
     int level = info[0].As<Napi::Number>().Int32Value();
     int name = info[1].As<Napi::Number>().Int32Value();
     int rc;
@@ -185,11 +196,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   // one call shape for both families, keyed by interface index.
   Napi::Value Membership(const Napi::CallbackInfo& info, int op) {
     Napi::Env env = info.Env();
-    if (!CheckOpen(env)) return env.Undefined();
-    if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) {
-      Napi::TypeError::New(env, "joinGroup(group: Buffer(4|16), ifindex: number)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!CheckOpen(env) || !Expect(info, "bn", "joinGroup(group: Buffer(4|16), ifindex: number)")) return env.Undefined();
     auto g = info[0].As<Napi::Buffer<uint8_t>>();
     struct group_req req;
     memset(&req, 0, sizeof req);
@@ -235,11 +242,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   // arbitrary groups to the routing socket.
   Napi::Value MrouteAddInterface(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!CheckOpen(env)) return env.Undefined();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-      Napi::TypeError::New(env, "mrouteAddInterface(vif: number, ifindex: number)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!CheckOpen(env) || !Expect(info, "nn", "mrouteAddInterface(vif: number, ifindex: number)")) return env.Undefined();
     unsigned vif = info[0].As<Napi::Number>().Uint32Value();
     int ifindex = info[1].As<Napi::Number>().Int32Value();
     int rc;
@@ -275,11 +278,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   // link-local source and interface (IPV6_PKTINFO) and hop limit 1 per message.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!CheckOpen(env)) return env.Undefined();
-    if (info.Length() < 4 || !info[0].IsBuffer() || !info[1].IsBuffer() || !info[2].IsNumber() || !info[3].IsBuffer()) {
-      Napi::TypeError::New(env, "send(payload: Buffer, to: Buffer, ifindex: number, from: Buffer)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!CheckOpen(env) || !Expect(info, "bbnb", "send(payload: Buffer, to: Buffer, ifindex: number, from: Buffer)")) return env.Undefined();
     auto payload = info[0].As<Napi::Buffer<uint8_t>>();
     auto to = info[1].As<Napi::Buffer<uint8_t>>();
     unsigned ifindex = info[2].As<Napi::Number>().Uint32Value();
@@ -500,10 +499,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
 Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "ifNameToIndex(name: string)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!Expect(info, "s", "ifNameToIndex(name: string)")) return env.Undefined();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   unsigned idx = if_nametoindex(name.c_str());
   if (idx == 0) {
