@@ -15,6 +15,9 @@ import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { IcyStripper, parseIcyHeaders, requestIcyV1, type IcyHeaders, type StreamMetadata } from './icy.js';
+import {
+  hlsReader, isMasterPlaylist, parseMasterPlaylist, parseMediaPlaylist, pickVariant, type HlsFetch,
+} from './http/hls.js';
 import { decodeText, parsePlaylist, playlistKind, type PlaylistKind } from './playlist.js';
 import {
   formatFromContentType, hexPreview, isAudioLike, looksLikeHtml, mediaType, sniffFormat, type AudioFormat,
@@ -240,6 +243,92 @@ function audioStation(
   }, early);
 }
 
+/** Largest HLS segment or playlist we fetch whole (a 10 s segment at 320 kb/s is 400 KB). */
+export const MAX_SEGMENT_BYTES = 8 << 20;
+
+const FORMAT_TYPES: Partial<Record<AudioFormat, string>> = {
+  mp3: 'audio/mpeg', mp2: 'audio/mpeg', aac: 'audio/aac', mpegts: 'video/mp2t', ogg: 'audio/ogg', opus: 'audio/ogg', flac: 'audio/flac',
+};
+
+/**
+ * An HLS station: master playlist -> variant -> media playlist -> segments
+ * in order (see http/hls.ts). `contentType` then names the segments' format.
+ */
+async function openHls(url: string, text: string, ctx: Context): Promise<ResolvedStation> {
+  const stop = new AbortController();
+  const signal = ctx.opts.signal ? AbortSignal.any([ctx.opts.signal, stop.signal]) : stop.signal;
+  // Segment URLs are not kept in `via`: a live station would grow it forever.
+  const fetchWhole: HlsFetch = async (u, sig) => {
+    const sub: Context = { ...ctx, opts: { ...ctx.opts, signal: sig }, via: [] };
+    const res = await fetchFollowing(u, sub);
+    try {
+      res.attempt.phase = 'the whole segment or playlist';
+      const all = await readUpTo(res.body, MAX_SEGMENT_BYTES + 1);
+      const bytes = Buffer.concat(all.chunks);
+      if (!all.ended) throw new ResolveError('not-audio', res.finalUrl, `${res.finalUrl} is larger than ${MAX_SEGMENT_BYTES} bytes`);
+      return { bytes, finalUrl: res.finalUrl };
+    } catch (err) {
+      throw res.attempt.classify(err);
+    } finally {
+      res.attempt.done();
+      res.body.destroy();
+    }
+  };
+
+  let playlistUrl = url;
+  let mediaText = text;
+  if (isMasterPlaylist(text)) {
+    const variant = pickVariant(parseMasterPlaylist(text, url));
+    if (!variant) throw new ResolveError('empty-playlist', url, `${url} is an HLS master playlist with no usable variant`);
+    ctx.log?.debug({ variant }, 'HLS variant');
+    const fetched = await fetchWhole(variant.uri, signal);
+    ctx.via.push(variant.uri);
+    playlistUrl = fetched.finalUrl;
+    mediaText = decodeText(fetched.bytes);
+    if (isMasterPlaylist(mediaText)) throw new ResolveError('hls-unsupported', playlistUrl, `${playlistUrl}: an HLS master playlist inside a master playlist`);
+  }
+  const playlist = parseMediaPlaylist(mediaText, playlistUrl);
+  if (playlist.unsupported) {
+    throw new ResolveError('hls-unsupported', playlistUrl, `${playlistUrl} is HLS with ${playlist.unsupported}, which is not supported`);
+  }
+  if (playlist.segments.length === 0) throw new ResolveError('empty-playlist', playlistUrl, `${playlistUrl} is an HLS playlist with no segments`);
+
+  const reader = hlsReader({
+    fetch: fetchWhole, playlist, playlistUrl, signal,
+    onSkip: (segment, err) => ctx.log?.warn({ segment: segment.uri, err: (err as Error).message }, 'HLS segment skipped'),
+  });
+  reader.on('error', () => { /* surfaces through the body below */ });
+  let first: { chunks: Buffer[]; ended: boolean };
+  try {
+    first = await readUpTo(reader, SNIFF_BYTES);
+  } catch (err) {
+    stop.abort();
+    reader.destroy();
+    throw err instanceof ResolveError || ctx.opts.signal?.aborted ? (ctx.opts.signal?.reason ?? err) : new ResolveError('network', playlistUrl, `${playlistUrl}: ${(err as Error).message}`, { cause: err });
+  }
+  const head = Buffer.concat(first.chunks);
+  const format = sniffFormat(head);
+  if (!format) {
+    stop.abort();
+    reader.destroy();
+    throw new ResolveError('not-audio', playlistUrl, `${playlistUrl}: HLS segments are not audio we know (first bytes ${hexPreview(head)})`);
+  }
+  const body = new PassThrough();
+  if (first.ended) body.end(head);
+  else {
+    body.write(head);
+    pipeline(reader, body, () => { /* reported by the body's error listener */ });
+  }
+  body.once('close', () => stop.abort());
+  body.on('error', (err) => ctx.log?.warn({ playlistUrl, err: err.message }, 'HLS stream failed'));
+  ctx.log?.info({ playlistUrl, format, live: !playlist.ended }, 'HLS station resolved');
+  return new ResolvedStation(playlistUrl, FORMAT_TYPES[format] ?? 'application/octet-stream', format, {}, body, ctx.via, undefined, () => {
+    stop.abort();
+    reader.destroy();
+    body.destroy();
+  });
+}
+
 /** Magic bytes win; the label decides when they are inconclusive but still says audio. */
 function pickFormat(contentType: string, head: Buffer): AudioFormat | null {
   const sniffed = sniffFormat(head);
@@ -261,10 +350,7 @@ async function openPlaylist(
       `playlists nested more than ${ctx.opts.maxPlaylistDepth} deep: ${chain.join(' → ')}`);
   }
   const list = parsePlaylist(kind, text, finalUrl);
-  if (list.hls) {
-    throw new ResolveError('hls-unsupported', finalUrl,
-      `${finalUrl} is an HLS playlist (segments, not a stream URL); HLS stations are not supported yet`);
-  }
+  if (list.hls) return openHls(finalUrl, text, ctx);
   if (list.dropped.length) ctx.log?.warn({ playlist: finalUrl, dropped: list.dropped }, 'playlist entries skipped');
   if (list.entries.length === 0) {
     throw new ResolveError('empty-playlist', finalUrl, `${finalUrl} is a ${kind.toUpperCase()} playlist with no stream URL in it`

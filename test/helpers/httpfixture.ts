@@ -269,3 +269,80 @@ export async function makeSelfSignedCert(): Promise<{ key: string; cert: string 
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+export interface HlsFiles {
+  /** The media playlist text, segment URIs relative to it. */
+  playlist: string;
+  segments: Array<{ name: string; bytes: Buffer }>;
+}
+
+const hlsCache = new Map<string, Promise<HlsFiles>>();
+
+/** A finished (VOD) HLS stream of AAC in MPEG-TS segments, made by ffmpeg's hls muxer. */
+export function makeHlsTs(seconds = 3, segmentSeconds = 1): Promise<HlsFiles> {
+  const key = `${seconds}:${segmentSeconds}`;
+  let p = hlsCache.get(key);
+  if (!p) {
+    p = (async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'headend-hls-'));
+      try {
+        await execFileP('ffmpeg', [
+          '-nostdin', '-hide_banner', '-loglevel', 'error',
+          '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`,
+          '-c:a', 'aac', '-b:a', '64k', '-f', 'hls', '-hls_time', String(segmentSeconds), '-hls_list_size', '0',
+          '-hls_playlist_type', 'vod', '-hls_segment_filename', join(dir, 'seg%d.ts'), join(dir, 'index.m3u8'),
+        ], { timeout: 30_000 });
+        const playlist = await readFile(join(dir, 'index.m3u8'), 'utf8');
+        const names = playlist.split('\n').filter((l) => l.endsWith('.ts'));
+        const segments = await Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(dir, name)) })));
+        return { playlist, segments };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    })();
+    hlsCache.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * HLS "packed audio" (RFC 8216 §3.4): ADTS segments, each opening with an
+ * ID3 tag holding its timestamp, cut from an ffmpeg AAC file at frame
+ * boundaries. `audio` is the ADTS stream the segments add up to.
+ */
+export async function makePackedAudioHls(parts = 3): Promise<HlsFiles & { audio: Buffer }> {
+  const adts = await makeMedia('packed.aac', 2, ['-c:a', 'aac', '-b:a', '64k', '-f', 'adts']);
+  const frames: number[] = [];
+  for (let at = 0; at + 7 <= adts.length;) {
+    frames.push(at);
+    at += ((adts[at + 3]! & 3) << 11) | (adts[at + 4]! << 3) | (adts[at + 5]! >> 5);
+  }
+  const per = Math.ceil(frames.length / parts);
+  const segments: HlsFiles['segments'] = [];
+  for (let i = 0; i < parts; i++) {
+    const start = frames[i * per];
+    if (start === undefined) break;
+    const end = frames[(i + 1) * per] ?? adts.length;
+    segments.push({ name: `part${i}.aac`, bytes: Buffer.concat([id3Timestamp(i * 90_000), adts.subarray(start, end)]) });
+  }
+  const playlist = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:1', '#EXT-X-MEDIA-SEQUENCE:0',
+    ...segments.flatMap((s) => ['#EXTINF:0.7,', s.name]), '#EXT-X-ENDLIST', ''].join('\n');
+  return { playlist, segments, audio: adts };
+}
+
+/** ID3v2.4 tag with the PRIV frame HLS packed audio carries (a 33-bit 90 kHz timestamp). */
+function id3Timestamp(pts: number): Buffer {
+  const owner = Buffer.from('com.apple.streaming.transportStreamTimestamp\0', 'latin1');
+  const ts = Buffer.alloc(8);
+  ts.writeBigUInt64BE(BigInt(pts));
+  const frameBody = Buffer.concat([owner, ts]);
+  const syncsafe = (n: number): Buffer => Buffer.from([(n >> 21) & 0x7f, (n >> 14) & 0x7f, (n >> 7) & 0x7f, n & 0x7f]);
+  const frame = Buffer.concat([Buffer.from('PRIV', 'latin1'), syncsafe(frameBody.length), Buffer.from([0, 0]), frameBody]);
+  return Buffer.concat([Buffer.from([0x49, 0x44, 0x33, 4, 0, 0]), syncsafe(frame.length), frame]);
+}
+
+/** Serves an HLS stream's playlist and segments under `dir` (e.g. '/hls'). */
+export function serveHls(fx: Fixture, dir: string, files: HlsFiles, segmentType = 'video/mp2t'): void {
+  fx.route(`${dir}/index.m3u8`, { headers: { 'content-type': 'application/vnd.apple.mpegurl' }, body: files.playlist });
+  for (const s of files.segments) fx.route(`${dir}/${s.name}`, { headers: { 'content-type': segmentType }, body: s.bytes });
+}

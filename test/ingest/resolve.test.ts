@@ -130,15 +130,6 @@ test('XSPF and ASX playlists lead to their streams', async (t) => {
   b.close();
 });
 
-test('an HLS playlist is refused with a clear error', async (t) => {
-  const fx = await startFixture(t);
-  fx.route('/live.m3u8', {
-    headers: { 'content-type': 'application/vnd.apple.mpegurl' },
-    body: '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:6.0,\nseg1.aac\n',
-  });
-  await rejects(resolveStation(fx.url('/live.m3u8'), OPTS), 'hls-unsupported', /HLS playlist/);
-});
-
 test('HTML is refused, labelled as such or mislabelled as audio/mpeg', async (t) => {
   const fx = await startFixture(t);
   fx.route('/page', { headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<p>Listen live!</p>' });
