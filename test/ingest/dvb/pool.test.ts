@@ -3,60 +3,15 @@
 // config file as dvblast would read it at that moment).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildConfig } from '../../../src/config.js';
-import { silentLogger } from '../../../src/log.js';
 import type { DvbTuning } from '../../../src/ingest/dvb/carrier.js';
-import type { DvblastControl, SdtService } from '../../../src/ingest/dvb/ctl.js';
-import { DvbError, LockTimeoutError, NoFreeTunerError, TunerPool, type AcquireRequest } from '../../../src/ingest/dvb/pool.js';
-import type { CarrierProcess, CarrierProcessEvents, CarrierProcessSpec } from '../../../src/ingest/dvb/process.js';
+import { DvbError, LockTimeoutError, NoFreeTunerError, type AcquireRequest } from '../../../src/ingest/dvb/pool.js';
+import { setup } from './fakes.js';
 
 const X: DvbTuning = { frequencyKhz: 11362000, polarisation: 'H', symbolRate: 22000000, system: 'DVBS2', fec: '2/3', modulation: 'PSK_8' };
 const Y: DvbTuning = { ...X, frequencyKhz: 11494000 };
 const Z: DvbTuning = { ...X, frequencyKhz: 12604000, polarisation: 'V' };
 const output = { iface: 'lan0', ifindex: 6, ttl: 1, port: 5004 };
 const req = (n: number, tuning = X, serviceId = 1000 + n): AcquireRequest => ({ group: `ff3e::${n}`, serviceId, tuning, output });
-
-let nextPid = 100;
-class FakeProcess extends EventEmitter<CarrierProcessEvents> implements CarrierProcess {
-  pid: number | undefined;
-  restarts = 0;
-  stopped = false;
-  private pending: { resolve: () => void; reject: (e: Error) => void } | null = null;
-  constructor(readonly spec: CarrierProcessSpec, private readonly autoLock: boolean) { super(); }
-  start(): Promise<void> {
-    this.pid = nextPid++;
-    if (this.autoLock) return Promise.resolve().then(() => { this.emit('lock', { locked: true, pid: this.pid! }); });
-    return new Promise((resolve, reject) => { this.pending = { resolve, reject }; });
-  }
-  lock(): void { this.emit('lock', { locked: true, pid: this.pid! }); this.pending?.resolve(); this.pending = null; }
-  neverLocks(): void { this.pending?.reject(new Error(`[pid:${this.pid}, name:dvblast] did not start: not up after 4000 ms (startup check 'custom')`)); this.pending = null; }
-  async stop(): Promise<void> { this.stopped = true; this.pid = undefined; }
-}
-
-function setup(opts: { adapters?: unknown[]; autoLock?: boolean; failReload?: () => boolean } = {}) {
-  const runDir = mkdtempSync(join(tmpdir(), 'dvb-pool-'));
-  const config = buildConfig({ dvb: { runDir, adapters: opts.adapters ?? [{ name: 't0' }] } }).dvb;
-  const procs: FakeProcess[] = [];
-  const calls: Array<{ cmd: string; socket: string; conf?: string }> = [];
-  const sdt: SdtService[] = [{ serviceId: 1001, name: 'Alpha', provider: 'Lab' }];
-  const ctl: DvblastControl = {
-    async reload(socket) {
-      calls.push({ cmd: 'reload', socket, conf: readFileSync(socket.replace(/\.sock$/, '.conf'), 'utf8') });
-      if (opts.failReload?.()) throw new Error('No answer');
-    },
-    async shutdown(socket) { calls.push({ cmd: 'shutdown', socket }); },
-    async sdt(socket) { calls.push({ cmd: 'sdt', socket }); return sdt; },
-  };
-  const pool = new TunerPool({
-    config, logger: silentLogger, ctl,
-    launch: (spec) => { const p = new FakeProcess(spec, opts.autoLock ?? true); procs.push(p); return p; },
-  });
-  return { pool, procs, calls, runDir, done: () => rmSync(runDir, { recursive: true, force: true }) };
-}
 
 test('a second service on the same carrier reuses its dvblast: config rewritten, reload, no new process', async () => {
   const { pool, procs, calls, done } = setup();
