@@ -158,6 +158,8 @@ export function defaultPlan(): Plan {
 }
 
 const MANUAL_DIRECTORY = 'manual';
+/** How long a write waits for another process's transaction (an import) before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
 const CONFIG_DIRECTORY = 'config';
 
 export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
@@ -169,7 +171,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   // 32 MB of page cache: a 50,000-station sync touches every index page in
   // one transaction; the 2 MB default makes it thrash.
   db.pragma('cache_size = -32768');
@@ -189,6 +191,7 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   }
 
   const now = () => Date.now();
+  let closed = false;
   const st = {
     byGroup: db.prepare('SELECT * FROM channels WHERE group_addr = ?'),
     byGroupV4: db.prepare('SELECT * FROM channels WHERE group_v4 = ?'),
@@ -622,16 +625,45 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   });
 
   // --- history --------------------------------------------------------------
+  // The session manager writes history on the zap path. While another
+  // process (`headend dir import`) holds the write lock, a blocking insert
+  // would stall the event loop for up to busy_timeout; instead rows wait in a
+  // bounded queue and are written without waiting, retried every 250 ms.
   let historyWrites = 0;
+  const pending: unknown[][] = [];
+  let retry: NodeJS.Timeout | undefined;
+  let historyDropped = 0;
+  const writePending = db.transaction(() => {
+    for (const row of pending) st.historyAdd.run(...row);
+  });
+  function flushHistory(): void {
+    if (closed || pending.length === 0) return;
+    db.pragma('busy_timeout = 0');
+    try {
+      writePending();
+      historyWrites += pending.length;
+      pending.length = 0;
+      if (historyWrites >= 1000) {
+        historyWrites = 0;
+        db.prepare('DELETE FROM session_history WHERE id <= (SELECT MAX(id) FROM session_history) - ?').run(historyLimit);
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      retry ??= setTimeout(() => { retry = undefined; flushHistory(); }, 250).unref();
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
   function historyAdd(entry: HistoryEntry): void {
     let channelId = entry.channelId;
     if (channelId === undefined) channelId = byGroup(entry.group)?.id;
-    st.historyAdd.run(entry.at ?? now(), entry.group, channelId ?? null, entry.event, entry.reason ?? null, entry.listeners ?? null, entry.error ?? null);
-    if (++historyWrites % 1000 === 0) {
-      db.prepare('DELETE FROM session_history WHERE id <= (SELECT MAX(id) FROM session_history) - ?').run(historyLimit);
-    }
+    if (pending.length >= 10_000) { pending.shift(); historyDropped++; }
+    pending.push([entry.at ?? now(), entry.group, channelId ?? null, entry.event, entry.reason ?? null, entry.listeners ?? null, entry.error ?? null]);
+    if (retry === undefined) flushHistory();
+    if (historyDropped && historyDropped % 1000 === 1) logger.warn({ dropped: historyDropped }, 'session history rows dropped: the store stayed locked');
   }
   function historyRecent(limit = 100, group?: string): HistoryRow[] {
+    flushHistory();
     const rows = (group === undefined
       ? db.prepare('SELECT * FROM session_history ORDER BY id DESC LIMIT ?').all(limit)
       : db.prepare('SELECT * FROM session_history WHERE group_addr = ? OR group_addr = ? ORDER BY id DESC LIMIT ?').all(group, safeCanonical(group), limit)) as {
@@ -647,7 +679,6 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     });
   }
 
-  let closed = false;
   return {
     plan,
     path,
@@ -680,6 +711,9 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
     history: { add: historyAdd, recent: historyRecent },
     close() {
       if (closed) return;
+      if (retry) clearTimeout(retry);
+      retry = undefined;
+      try { flushHistory(); } catch (err) { logger.warn({ err }, 'session history not written at close'); }
       closed = true;
       db.close();
     },

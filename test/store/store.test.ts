@@ -223,3 +223,29 @@ test('a command without the daemon\'s config neither renumbers nor drops the con
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('session history never waits for another process\'s import: queued while locked, written after', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-'));
+  try {
+    const path = join(dir, 'h.db');
+    const daemon = openStore(path, { plan: plan() });
+    const importer = openStore(path, { plan: plan() });
+    importer.db.exec('BEGIN IMMEDIATE'); // another writer holds the lock (as a long import does)
+    daemon.history.add({ group: 'ff3e::1', event: 'start', at: 1 }); // would throw SQLITE_BUSY after 5 s if it waited
+    daemon.history.add({ group: 'ff3e::1', event: 'live', at: 2 });
+    assert.equal((importer.db.prepare('SELECT COUNT(*) AS n FROM session_history').get() as { n: number }).n, 0);
+    importer.db.exec('COMMIT');
+    const deadline = Date.now() + 5000;
+    let rows = 0;
+    while (Date.now() < deadline && rows < 2) {
+      await new Promise((r) => setTimeout(r, 50));
+      rows = (importer.db.prepare('SELECT COUNT(*) AS n FROM session_history').get() as { n: number }).n;
+    }
+    assert.equal(rows, 2);
+    assert.deepEqual(daemon.history.recent(5).map((h) => h.event), ['live', 'start']);
+    importer.close();
+    daemon.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
