@@ -2,8 +2,8 @@
  * Station playlists: the small files a directory hands out instead of the
  * stream itself. PLS, M3U (a plain list of stream URLs), XSPF and ASX are
  * unwrapped into their entries in order; an HLS media or master playlist
- * (also .m3u8, but a list of segments, not of stations) is recognised so the
- * resolver can refuse it by name instead of "playing" its first segment.
+ * (also .m3u8, but a list of segments, not of stations) is recognised and
+ * left to the HLS reader (http/hls.ts) instead of "playing" its first segment.
  *
  * Pure: text and a base URL in, absolute http(s) URLs out. Entries we cannot
  * use (file:, relative garbage, other schemes) are dropped and counted.

@@ -114,7 +114,7 @@ function elementaryFormat(b: Buffer, from: number): AudioFormat | null {
 }
 
 /** Size of an ID3v2 tag at the start (ID3v2.4 §3.1: syncsafe size, optional footer), or 0. */
-function id3Length(b: Buffer): number {
+export function id3Length(b: Buffer): number {
   if (b.length < 10 || b.toString('latin1', 0, 3) !== 'ID3') return 0;
   const size = ((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f);
   return 10 + size + (b[5]! & 0x10 ? 10 : 0);

@@ -15,6 +15,7 @@
  * The parsers are pure; the reader takes its HTTP fetch as a function.
  */
 import { Readable } from 'node:stream';
+import { id3Length } from '../sniff.js';
 
 export interface HlsVariant {
   uri: string;
@@ -121,13 +122,6 @@ export function parseMediaPlaylist(text: string, baseUrl: string): HlsMediaPlayl
   return out;
 }
 
-/** Bytes of an ID3v2 tag at the start of a packed-audio segment (ID3v2.4 §3.1), or 0. */
-export function leadingId3Length(b: Buffer): number {
-  if (b.length < 10 || b[0] !== 0x49 || b[1] !== 0x44 || b[2] !== 0x33) return 0;
-  const size = ((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f);
-  return Math.min(b.length, 10 + size + (b[5]! & 0x10 ? 10 : 0));
-}
-
 export interface HlsFetch {
   /** GETs a URL whole (segment or playlist); rejects with a ResolveError-like error. */
   (url: string, signal: AbortSignal): Promise<{ bytes: Buffer; finalUrl: string }>;
@@ -182,7 +176,8 @@ export function hlsReader(opts: HlsReaderOptions): Readable {
           opts.onSkip?.(segment, err);
           continue;
         }
-        const skip = bytes[0] === 0x47 ? 0 : leadingId3Length(bytes);
+        // Packed audio opens each segment with an ID3 timestamp tag (§3.4).
+        const skip = bytes[0] === 0x47 ? 0 : Math.min(bytes.length, id3Length(bytes));
         if (bytes.length > skip) yield bytes.subarray(skip);
       }
       if (playlist.ended) return;
