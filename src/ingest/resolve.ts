@@ -6,8 +6,10 @@
  * playlists, sometimes an HTML page. resolveStation() follows all that with
  * bounds (redirects, playlist depth, loops), asks for ICY metadata and strips
  * it out of the body, and names the format from the Content-Type and the
- * first bytes. Everything that can go wrong ends in a ResolveError whose
- * message a person can act on.
+ * first bytes. HLS stations are read segment by segment (http/hls.ts), and
+ * SHOUTcast v1 servers answering `ICY 200 OK` get a small client of their own
+ * (icy.ts). Everything that can go wrong ends in a ResolveError whose message
+ * a person can act on.
  */
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
