@@ -341,6 +341,11 @@ export function buildConfig(doc: Json): HeadendConfig {
   intAtLeast(cfg, 'ingest.stallTimeoutMs', 1);
   intAtLeast(cfg, 'ingest.stopGraceMs', 0);
   intAtLeast(cfg, 'ingest.startupTimeoutMs', 1);
+  // The station resolver (src/ingest/resolve.ts).
+  intAtLeast(cfg, 'ingest.maxRedirects', 0);
+  intAtLeast(cfg, 'ingest.maxPlaylistDepth', 1);
+  intAtLeast(cfg, 'ingest.connectTimeoutMs', 1);
+  if (cfg.ingest.userAgent.trim() === '') throw new ConfigError('ingest.userAgent', 'must not be empty (stations refuse requests without one)');
   if (!(cfg.ingest.restartBackoffFactor >= 1)) {
     throw new ConfigError('ingest.restartBackoffFactor', `must be a number >= 1, got ${JSON.stringify(cfg.ingest.restartBackoffFactor)}`);
   }
