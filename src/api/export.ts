@@ -5,9 +5,10 @@
  *
  * M3U entries are `rtp://[SOURCE]@[group]:5004`. The groups of the plan are
  * SSM (ff3e::/16, 232/8): the membership room ignores any-source joins there
- * (RFC 4604 §2.2), so a player must join (source, group). VLC and ffmpeg take
- * the source before the `@`; without a known source the entry is the plain
- * `rtp://@[group]:5004` (fine for ASM groups).
+ * (RFC 4604 §2.2), so a player must join (source, group). VLC takes the
+ * source before the `@` (style 'vlc', the default); ffmpeg-based players
+ * (Kodi, mpv, ffplay) take `?sources=` (style 'ffmpeg'). Without a known
+ * source the entry is the plain `rtp://@[group]:5004` (fine for ASM groups).
  */
 import { isIPv4 } from 'node:net';
 import type { HeadendConfig } from '../config.js';
@@ -22,6 +23,8 @@ export interface M3uOptions {
   source4?: string;
   /** Use the IPv4 groups (channels without one are left out). */
   ipv4?: boolean;
+  /** How the SSM source is written: `rtp://SRC@[G]:P` (vlc) or `rtp://[G]:P?sources=SRC` (ffmpeg). */
+  style?: 'vlc' | 'ffmpeg';
 }
 
 const attr = (v: string) => v.replace(/["\r\n]/g, ' ').trim();
@@ -30,8 +33,9 @@ const title = (v: string) => v.replace(/[\r\n]/g, ' ').trim();
 /** A short stable id for EPG matching (tvg-id): the service number in hex. */
 export const tvgId = (c: Channel) => `sn${c.serviceNumber.toString(16).padStart(8, '0')}`;
 
-export function rtpUri(group: string, port: number, source?: string): string {
+export function rtpUri(group: string, port: number, source?: string, style: 'vlc' | 'ffmpeg' = 'vlc'): string {
   const host = isIPv4(group) ? group : `[${group}]`;
+  if (style === 'ffmpeg') return `rtp://${host}:${port}${source ? `?sources=${source}` : ''}`;
   const src = source ? (isIPv4(source) ? source : `[${source}]`) : '';
   return `rtp://${src}@${host}:${port}`;
 }
@@ -49,7 +53,7 @@ export function buildM3u(channels: Channel[], opts: M3uOptions): string {
       ...(c.kind === 'radio' ? ['radio="true"'] : []),
     ];
     lines.push(`#EXTINF:-1 ${attrs.join(' ')},${title(c.name)}`);
-    lines.push(rtpUri(group, opts.port, opts.ipv4 ? opts.source4 : opts.source6));
+    lines.push(rtpUri(group, opts.port, opts.ipv4 ? opts.source4 : opts.source6, opts.style));
   }
   return lines.join('\n') + '\n';
 }

@@ -16,7 +16,7 @@
  *   GET    /channels?q&kind&enabled&directory&tag&limit&offset
  *   GET    /channels/REF                 one channel with its plan meaning
  *   GET    /channels/GROUP.sdp           live SDP when playing, else the one it will announce
- *   GET    /channels.m3u?ipv4&source     playlist of enabled channels
+ *   GET    /channels.m3u?ipv4&source&style&all   playlist of enabled channels (style vlc|ffmpeg)
  *   POST   /channels                     add                      (write)
  *   PATCH  /channels/REF                 edit                     (write)
  *   POST   /channels/REF/enable|disable                           (write)
@@ -38,6 +38,8 @@ import type { Channel, ChannelFilter, ChannelPatch, NewChannel } from '../store/
 import { DirectoryFormatError, IMPORT_KINDS, importDirectory, importKind, SourceError, type RadioBrowserQuery } from '../directories/index.js';
 import { buildM3u, channelSdp, headendSources } from './export.js';
 import { describeRef } from './plan-lookup.js';
+import { registerDashboard } from './dashboard.js';
+import { registerMetrics } from './metrics.js';
 
 export interface LiveView {
   status(): object;
@@ -223,13 +225,15 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       return { total: store.channels.count(filter), channels: store.channels.list({ ...filter, limit: q.limit, offset: q.offset }) };
     });
 
-  app.get<{ Querystring: { ipv4?: boolean; source?: string; all?: boolean } }>('/channels.m3u', {
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { ipv4: { type: 'boolean' }, all: { type: 'boolean' }, source: { type: 'string', maxLength: 45 } } } },
+  app.get<{ Querystring: { ipv4?: boolean; source?: string; all?: boolean; style?: 'vlc' | 'ffmpeg' } }>('/channels.m3u', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: {
+      ipv4: { type: 'boolean' }, all: { type: 'boolean' }, source: { type: 'string', maxLength: 45 }, style: { enum: ['vlc', 'ffmpeg'] },
+    } } },
   }, async (req, reply) => {
     const sources = req.query.source ? { source6: req.query.source, source4: req.query.source } : headendSources(config);
     const channels = store.channels.list(req.query.all ? {} : { enabled: true });
     return reply.type('audio/x-mpegurl; charset=utf-8').header('content-disposition', 'inline; filename="channels.m3u"')
-      .send(buildM3u(channels, { port: config.rtp.port, ipv4: req.query.ipv4, ...sources }));
+      .send(buildM3u(channels, { port: config.rtp.port, ipv4: req.query.ipv4, style: req.query.style, ...sources }));
   });
 
   app.get<{ Params: { ref: string } }>('/channels/:ref', { schema: { params: refParams } }, async (req, reply) => {
@@ -286,6 +290,9 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   app.get<{ Querystring: { group?: string; limit: number } }>('/history', {
     schema: { querystring: { type: 'object', additionalProperties: false, properties: { group: { type: 'string', maxLength: 45 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } } } },
   }, async (req) => ({ history: store.history.recent(req.query.limit, req.query.group) }));
+
+  registerDashboard(app, { status: () => live?.status() ?? {} });
+  registerMetrics(app, { status: () => live?.status() ?? {}, history: store.history, maxGroups: config.sessions.maxSessions });
 
   return app;
 }

@@ -161,6 +161,10 @@ test('GET /channels.m3u: rtp:// entries with names and tvg ids, SSM source when 
   r = await app.inject({ url: '/channels.m3u?source=2001:db8:1::1&all=true' });
   assert.match(r.body, /rtp:\/\/\[2001:db8:1::1\]@\[ff3e:40:2001:db8:1:0:8000:1\]:5004/);
   assert.match(r.body, /,Off\n/);
+  r = await app.inject({ url: '/channels.m3u?source=2001:db8:1::1&style=ffmpeg' });
+  assert.match(r.body, /\nrtp:\/\/\[ff3e:40:2001:db8:1:0:8000:1\]:5004\?sources=2001:db8:1::1\n/);
+  r = await app.inject({ url: '/channels.m3u?style=mpv' });
+  assert.equal(r.json().field, 'style');
   r = await app.inject({ url: '/channels.m3u?ipv4=true' });
   assert.match(r.body, /rtp:\/\/@232\.64\.0\.1:5004/);
 });

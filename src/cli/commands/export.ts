@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { storeOptions, withStore, type StoreCliOptions } from '../../store/cli-support.js';
 
-interface ExportOptions extends StoreCliOptions { output?: string; ipv4?: boolean; source?: string; all?: boolean }
+interface ExportOptions extends StoreCliOptions { output?: string; ipv4?: boolean; source?: string; all?: boolean; style?: string }
 
 function emit(text: string, output?: string): void {
   if (output) writeFileSync(output, text);
@@ -19,11 +19,17 @@ export function register(program: Command): void {
     .option('--ipv4', 'use the IPv4 groups')
     .option('--source <addr>', 'SSM source to put before the @ (default: the address of the first configured interface; "none" for rtp://@group)')
     .option('--all', 'include disabled channels')
+    .option('--style <style>', 'how the SSM source is written: vlc (rtp://SRC@[G]:P) or ffmpeg (rtp://[G]:P?sources=SRC, Kodi, mpv)', 'vlc')
     .action(async (opts: ExportOptions) => {
       await withStore(opts, async (store, config) => {
         const { buildM3u, headendSources } = await import('../../api/export.js');
+        if (opts.style !== 'vlc' && opts.style !== 'ffmpeg') {
+          const { StoreError } = await import('../../store/store.js');
+          throw new StoreError('invalid', 'style', `--style: vlc or ffmpeg, got ${opts.style}`);
+        }
+        const style = opts.style;
         const sources = opts.source === 'none' ? {} : opts.source ? { source6: opts.source, source4: opts.source } : headendSources(config);
-        emit(buildM3u(store.channels.list(opts.all ? {} : { enabled: true }), { port: config.rtp.port, ipv4: opts.ipv4, ...sources }), opts.output);
+        emit(buildM3u(store.channels.list(opts.all ? {} : { enabled: true }), { port: config.rtp.port, ipv4: opts.ipv4, style, ...sources }), opts.output);
       });
     });
 
