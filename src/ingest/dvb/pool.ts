@@ -149,6 +149,7 @@ interface Carrier {
   /** Config changes one after another: each rewrite+reload sees the previous one done. */
   queue: Promise<unknown>;
   sdt: Map<number, SdtService>;
+  lastStderr?: { message: string; at: number };
 }
 
 interface Tuner {
@@ -414,6 +415,17 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
       // 5 s UDP timeout says so.
       if (bitsPerSecond === 0 && c.lock === 'locked') this.setLock(c, false, 'no TS packets for 1 s');
       else if (bitsPerSecond > 0 && c.lock === 'lost') this.setLock(c, true, 'TS packets again');
+    });
+    c.proc.on('stderr', ({ line }) => {
+      // dvblast's errors name what an output lacks ("couldn't connect socket
+      // (Network is unreachable)": an IPv4 group with no multicast route).
+      // Some repeat per packet: one status entry per distinct message per 10 s.
+      const m = /^error: (.*)$/.exec(line);
+      if (!m) return;
+      const now = this.now();
+      if (m[1] === c.lastStderr?.message && now - c.lastStderr.at < 10_000) return;
+      c.lastStderr = { message: m[1]!, at: now };
+      this.recordError(`dvblast: ${m[1]}`, c.key, adapter);
     });
     c.proc.on('exit', ({ pid, code, signal, ours }) => {
       if (ours || c.state === 'stopping' || c.state === 'starting') return;

@@ -26,6 +26,8 @@ export interface CarrierProcessEvents {
   lock: [{ locked: boolean; pid: number }];
   bitrate: [{ bitsPerSecond: number; pid: number }];
   exit: [{ pid: number; code: number | null; signal: NodeJS.Signals | null; ours: boolean }];
+  /** A line dvblast wrote to stderr (already in the log). */
+  stderr: [{ pid: number; line: string }];
   restart: [{ attempt: number; delayMs: number; reason: string }];
   /** The supervisor gave up (restart cap reached): the carrier is gone for good. */
   failed: [{ reason: string }];
@@ -86,6 +88,7 @@ export class DvblastProcess extends EventEmitter<CarrierProcessEvents> implement
     });
     this.sup.on('spawn', (e) => this.safeEmit('spawn', e));
     this.sup.on('exit', (e) => this.safeEmit('exit', e));
+    this.sup.on('stderr', (e) => this.safeEmit('stderr', e));
     this.sup.on('restart', (e) => this.safeEmit('restart', e));
     this.sup.on('failed', (e) => this.safeEmit('failed', e));
   }
