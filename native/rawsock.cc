@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -509,9 +510,43 @@ Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, idx);
 }
 
+// interfaceAddresses(name) -> [{ family: 4|6, address: Buffer }] in kernel
+// order (the primary IPv4 address first). getifaddrs() itself: Node's
+// os.networkInterfaces() leaves out interfaces without carrier, and the
+// headend must know its own addresses on a link that is still down.
+Napi::Value InterfaceAddresses(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Expect(info, "s", "interfaceAddresses(name: string)")) return env.Undefined();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  struct ifaddrs* list = nullptr;
+  if (getifaddrs(&list) < 0) {
+    SysError(env, "getifaddrs", errno).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (struct ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || name != a->ifa_name) continue;
+    Napi::Object o = Napi::Object::New(env);
+    if (a->ifa_addr->sa_family == AF_INET) {
+      o.Set("family", Napi::Number::New(env, 4));
+      o.Set("address", CopyBuffer(env, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, 4));
+    } else if (a->ifa_addr->sa_family == AF_INET6) {
+      o.Set("family", Napi::Number::New(env, 6));
+      o.Set("address", CopyBuffer(env, &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr, 16));
+    } else {
+      continue;
+    }
+    out.Set(n++, o);
+  }
+  freeifaddrs(list);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RawSocket", RawSocket::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
+  exports.Set("interfaceAddresses", Napi::Function::New(env, InterfaceAddresses));
   // Linux values, so that TypeScript never hard-codes them.
   Napi::Object k = Napi::Object::New(env);
   auto def = [&](const char* name, int v) { k.Set(name, Napi::Number::New(env, v)); };

@@ -37,7 +37,6 @@
  * is shutting down with it.
  */
 import { EventEmitter } from 'node:events';
-import { networkInterfaces } from 'node:os';
 import type { Logger } from '../log.js';
 import type { MembershipConfig } from '../config.js';
 import { addrFromBuffer, addrToBuffer, formatAddr, isLinkLocal6, isUnspecified, parseAddr, type AddrKey } from './addr.js';
@@ -124,23 +123,24 @@ const JOIN_V6 = ['ff02::16', 'ff02::2'].map(parseAddr);
 /** Epoch ms that never step backwards within the process. */
 export const monotonicEpochMs = (): number => performance.timeOrigin + performance.now();
 
-/** Looks up index and addresses of an interface in this network namespace. */
+/**
+ * Looks up index and addresses of an interface in this network namespace.
+ * From getifaddrs via the addon: os.networkInterfaces() omits a link without
+ * carrier, and we must still know our own addresses there.
+ */
 export function describeInterface(name: string): LiveInterface {
+  const native = loadNative();
   let index: number;
+  let addrs: Array<{ family: 4 | 6; address: Buffer }>;
   try {
-    index = loadNative().ifNameToIndex(name);
+    index = native.ifNameToIndex(name);
+    addrs = native.interfaceAddresses(name);
   } catch (err) {
     throw new Error(`interface ${name}: ${(err as Error).message}`);
   }
-  const addrs = networkInterfaces()[name] ?? [];
-  const v4 = addrs.find((a) => a.family === 'IPv4');
-  const v6 = addrs.find((a) => a.family === 'IPv6' && isLinkLocal6(parseAddr(a.address)));
-  return {
-    name,
-    index,
-    ipv4: v4 ? parseAddr(v4.address) : undefined,
-    ipv6: v6 ? parseAddr(v6.address) : undefined,
-  };
+  const v4 = addrs.find((a) => a.family === 4);
+  const v6 = addrs.map((a) => addrFromBuffer(a.address, 0, a.family === 4 ? 4 : 16)).find(isLinkLocal6);
+  return { name, index, ipv4: v4 ? addrFromBuffer(v4.address, 0, 4) : undefined, ipv6: v6 };
 }
 
 export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
@@ -205,11 +205,15 @@ export class LiveMembership extends EventEmitter<LiveMembershipEvents> {
     for (const [vif, ifc] of ifaces.entries()) {
       this.byName.set(ifc.name, ifc);
       this.byIndex.set(ifc.index, ifc);
-      for (const g of JOIN_V4) this.sock4?.joinGroup(addrToBuffer(g), ifc.index);
-      for (const g of JOIN_V6) this.sock6?.joinGroup(addrToBuffer(g), ifc.index);
-      if (this.cfg.multicastRouterSocket) {
-        this.sock4?.mrouteAddInterface(vif, ifc.index);
-        this.sock6?.mrouteAddInterface(vif, ifc.index);
+      try {
+        for (const g of JOIN_V4) this.sock4?.joinGroup(addrToBuffer(g), ifc.index);
+        for (const g of JOIN_V6) this.sock6?.joinGroup(addrToBuffer(g), ifc.index);
+        if (this.cfg.multicastRouterSocket) {
+          this.sock4?.mrouteAddInterface(vif, ifc.index);
+          this.sock6?.mrouteAddInterface(vif, ifc.index);
+        }
+      } catch (err) {
+        throw new Error(`interface ${ifc.name}: ${(err as Error).message}`);
       }
       if (this.sock4 && !ifc.ipv4) this.log.warn({ iface: ifc.name }, 'no IPv4 address: cannot send IGMP queries here');
       if (this.sock6 && !ifc.ipv6) this.log.warn({ iface: ifc.name }, 'no IPv6 link-local address: cannot send MLD queries here');

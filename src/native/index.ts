@@ -68,6 +68,8 @@ export interface NativeConstants {
 export interface NativeAddon {
   RawSocket: new (family: 4 | 6, protocol: number, onPacket: PacketHandler) => RawSocket;
   ifNameToIndex(name: string): number;
+  /** The interface's addresses (getifaddrs), primary IPv4 first; also while the link is down. */
+  interfaceAddresses(name: string): Array<{ family: 4 | 6; address: Buffer }>;
   constants: NativeConstants;
 }
 

@@ -102,6 +102,13 @@ test('errors name the syscall and errno; close is safe twice', { skip: !root && 
   assert.throws(() => new n.RawSocket(5 as 4, 2, () => {}), RangeError);
 });
 
+test('interfaceAddresses lists loopback addresses as raw bytes, primary IPv4 first', { skip: !root && 'needs the addon' }, () => {
+  const addrs = loadNative().interfaceAddresses('lo');
+  assert.deepEqual(addrs.find((a) => a.family === 4)?.address, LOOPBACK4);
+  assert.ok(addrs.some((a) => a.family === 6 && a.address.equals(LOOPBACK6)));
+  assert.deepEqual(loadNative().interfaceAddresses('no-such-if0'), []);
+});
+
 test('ICMP6_FILTER value: a set bit blocks, the MLD types are clear', () => {
   const words = new Uint32Array(icmp6FilterPassOnly([130, 131, 132, 143]).buffer.slice(0));
   const blocked = (t: number) => (words[t >> 5] & (1 << (t & 31))) !== 0;
