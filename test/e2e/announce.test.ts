@@ -6,12 +6,14 @@
 // - the Announcer (in the server namespace) sends SAP to [group]:9875; the
 //   client's `ffprobe sap://[group]:9875` finds the stream from it; tshark
 //   decodes SAP and RTP with no malformed packets; withdraw() sends a deletion
-//   with the announced hash.
+//   with the announced hash;
+// - VLC (3.0, Debian 12) discovers the session on the scoped SAP address,
+//   turns the source filter into rtp://[source]@[group]:5004 and decodes it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,34 +162,51 @@ test('AAC in MPEG-TS: RTP payload type 33, decoded by ffprobe from our SDP', { s
     ['-c:a', 'aac', '-b:a', '96k', '-f', 'adts'], 'aac');
 });
 
-test('SAP from the Announcer: ffprobe sap://[group]:9875 finds the stream; withdraw sends a deletion with the same hash', { skip }, async () => {
-  const sdp = sdpFor(14);
+/**
+ * The Announcer runs in the server namespace (its sockets must live there),
+ * in a small node process driven over stdin: `withdraw` withdraws and exits.
+ */
+async function startAnnouncer(sdp: string): Promise<{ hash: number; withdraw: () => Promise<{ sendErrors: number; sent: number }> }> {
   const script = join(dir, 'announcer.mts');
   writeFileSync(script, `
     import { Announcer } from ${JSON.stringify(join(ROOT, 'src/announce/announcer.ts'))};
     import { silentLogger } from ${JSON.stringify(join(ROOT, 'src/log.ts'))};
     import { createInterface } from 'node:readline';
+    const [params] = process.argv.slice(2);
     const a = new Announcer({ logger: silentLogger, intervalMs: 500, scoped: true });
-    a.announce('k', ${JSON.stringify({ group: GROUP, sdp, iface: 'lan0', originAddress: SOURCE, ttl: 1 })});
+    a.announce('k', JSON.parse(params));
     console.log('announced ' + a.hashOf('k'));
     for await (const line of createInterface({ input: process.stdin })) {
       if (line === 'withdraw') { await a.withdraw('k'); console.log('withdrawn ' + JSON.stringify(a.stats())); await a.close(); process.exit(0); }
     }
   `);
+  const params = JSON.stringify({ group: GROUP, sdp, iface: 'lan0', originAddress: SOURCE, ttl: 1 });
+  const ann = srv.spawn(process.execPath, ['--import', 'tsx', script, params], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const hash = Number((await lineMatching(ann.stdout!, /^announced \d+/, 'announcer')).split(' ')[1]);
+  return {
+    hash,
+    withdraw: async () => {
+      const withdrawn = lineMatching(ann.stdout!, /^withdrawn /, 'withdraw');
+      ann.stdin!.write('withdraw\n');
+      return JSON.parse((await withdrawn).slice('withdrawn '.length)) as { sendErrors: number; sent: number };
+    },
+  };
+}
+
+test('SAP from the Announcer: ffprobe sap://[group]:9875 finds the stream; withdraw sends a deletion with the same hash', { skip }, async () => {
+  const sdp = sdpFor(14);
   const cap = await capture('sap');
   const sup = await sender({ input: { source: 'pipe:0', format: 'mp3' }, output: { payload: 'mpa', ...output }, progress: { periodS: 0.5 } },
     ['-c:a', 'libmp3lame', '-b:a', '128k', '-f', 'mp3']);
   let hash: number;
   try {
-    const ann = srv.spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    hash = Number((await lineMatching(ann.stdout!, /^announced \d+/, 'announcer')).split(' ')[1]);
+    const ann = await startAnnouncer(sdp);
+    hash = ann.hash;
     assert.equal(hash, sapHash(sdp));
     const streams = await ffprobe(`sap://[${GROUP}]:9875`);
     assert.equal(streams[0]?.codec_name, 'mp3', JSON.stringify(streams));
     await enoughRtp(cap.file);
-    const withdrawn = lineMatching(ann.stdout!, /^withdrawn /, 'withdraw');
-    ann.stdin!.write('withdraw\n');
-    const stats = JSON.parse((await withdrawn).slice('withdrawn '.length)) as { sendErrors: number; sent: number };
+    const stats = await ann.withdraw();
     assert.equal(stats.sendErrors, 0);
     assert.ok(stats.sent >= 4, `sent ${stats.sent}`);
   } finally {
@@ -208,4 +227,41 @@ test('SAP from the Announcer: ffprobe sap://[group]:9875 finds the stream; withd
   assert.deepEqual(flags.slice(-2), [1, 1], 'the last packets (group and scoped) are deletions');
   assert.equal(flags.filter((f) => f === 1).length, 2, 'exactly one deletion per destination');
   await assertRtp(cap.file, 14);
+});
+
+const hasVlc = ((): boolean => { try { return statSync('/usr/bin/cvlc').isFile(); } catch { return false; } })();
+
+test('VLC finds the stream by SAP on the scoped address and plays it as SSM', { skip: skip || (!hasVlc && 'cvlc not installed') }, async () => {
+  const sdp = sdpFor(14);
+  const sup = await sender({ input: { source: 'pipe:0', format: 'mp3' }, output: { payload: 'mpa', ...output }, progress: { periodS: 0.5 } },
+    ['-c:a', 'libmp3lame', '-b:a', '128k', '-f', 'mp3']);
+  // VLC refuses to run as root; give it an empty home it may write.
+  const home = mkdtempSync(join(tmpdir(), 'vlc-home-'));
+  chmodSync(home, 0o777);
+  let vlc: ChildProcess | undefined;
+  try {
+    const ann = await startAnnouncer(sdp);
+    vlc = cli.spawn('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', 'env', `HOME=${home}`,
+      'cvlc', '-vv', '-I', 'rc', '--rc-fake-tty', '--aout', 'dummy', '--services-discovery', 'sap'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    await lineMatching(vlc.stderr!, /services discovery debug: adding: Tone$/, 'VLC SAP discovery', 15_000);
+    const item = lineMatching(vlc.stdout!, /\|\s+\d+ - Tone\b/, 'the SAP item in the playlist');
+    vlc.stdin!.write('playlist\n');
+    const id = /(\d+) - Tone/.exec(await item)![1];
+    const opened = lineMatching(vlc.stderr!, /successfully opened/, 'VLC opening the stream', 10_000);
+    const decoding = lineMatching(vlc.stderr!, /using audio decoder module/, 'VLC decoding', 10_000);
+    vlc.stdin!.write(`goto ${id}\n`);
+    // VLC turns the source filter into an SSM URL: rtp://[source]@[group]:port.
+    assert.match(await opened, new RegExp(`rtp://\\[${SOURCE}\\]@\\[${GROUP}\\]:5004`));
+    await decoding;
+    await ann.withdraw();
+  } finally {
+    await sup.stop();
+    // VLC must be gone before its home is removed, or it makes the folder again.
+    if (vlc && vlc.exitCode === null && vlc.signalCode === null) {
+      const gone = once(vlc, 'exit');
+      vlc.kill('SIGKILL');
+      await gone;
+    }
+    rmSync(home, { recursive: true, force: true });
+  }
 });
