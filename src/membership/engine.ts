@@ -32,7 +32,7 @@
 import { formatAddr, inPrefix, isMulticast, isUnspecified, isLinkLocal6, parseAddr, parsePrefix, type AddrKey, type Prefix } from './addr.js';
 import { CodecError, decodeMembership } from './codec.js';
 import { DeadlineHeap } from './deadlines.js';
-import { applyHostRecord, countListeners, expireHosts, forgetAllHosts, needsHostSlot, type HostRegistry } from './hosts.js';
+import { HostRegistry, applyHostRecord, countListeners, expireHosts, forgetAllHosts, hostAddrs, needsHostSlot } from './hosts.js';
 import { QuerierState } from './querier.js';
 import {
   EXCLUDE,
@@ -134,7 +134,7 @@ export class MembershipEngine {
     const ifc: Interface = {
       name,
       groups: new Map(),
-      hosts: new Map(),
+      hosts: new HostRegistry(),
       igmp: new QuerierState(name, 'igmp', this.cfg.ipv4 ? own.ipv4 : undefined, this.cfg),
       mld: new QuerierState(name, 'mld', this.cfg.ipv6 ? own.ipv6 : undefined, this.cfg),
     };
@@ -238,7 +238,7 @@ export class MembershipEngine {
           groupTimerMs: g.mode === EXCLUDE ? left(g.groupTimer) : 0,
           sources: running.map(([s, t]) => ({ address: formatAddr(s), timerMs: left(t) })),
           blocked: blocked.map(formatAddr),
-          hosts: [...g.hosts.keys()].sort().map(formatAddr),
+          hosts: hostAddrs(g, ifc.hosts).sort().map(formatAddr),
           subscribers: countListeners(g, undefined, now),
         });
       }
@@ -417,7 +417,7 @@ export class MembershipEngine {
     const t = g.querier.timers;
     const gmi = t.groupMembershipMs;
     if (tracked) {
-      if (needsHostSlot(g, ifc.hosts, from) && ifc.hosts.size >= cfg.maxHostsPerInterface && type !== RecordType.BLOCK_OLD_SOURCES) {
+      if (needsHostSlot(ifc.hosts, from) && ifc.hosts.size >= cfg.maxHostsPerInterface && type !== RecordType.BLOCK_OLD_SOURCES) {
         this.refuseRecord(ifc, g, created, from, 'limit hosts', `${ifc.name} already tracks ${ifc.hosts.size} hosts (membership.maxHostsPerInterface)`, out);
         return;
       }
@@ -554,10 +554,11 @@ export class MembershipEngine {
     const filter = this.cfg.immediateLeave && !(g.untrackedUntil > now);
     const wanted: string[] = [];
     if (g.mode === EXCLUDE) {
-      if (!filter || g.excludeHosts > 0) wanted.push(ANY_SOURCE);
+      if (!filter || (g.excl !== null && g.excl.size > 0)) wanted.push(ANY_SOURCE);
     } else {
+      const anyExcl = g.excl !== null && g.excl.size > 0;
       for (const s of g.sources.keys()) {
-        if (!filter || g.excludeHosts > 0 || g.wantCounts.has(s)) wanted.push(s);
+        if (!filter || anyExcl || (g.incl !== null && g.incl.has(s))) wanted.push(s);
       }
     }
     const before = g.announced;

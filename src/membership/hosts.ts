@@ -4,79 +4,143 @@
  * The protocol only says "someone on this link wants (S,G)". IGMPv3 and
  * MLDv2 hosts do not suppress each other's reports (RFC 9776 §5.1, RFC 9777
  * §6.1), so every host's records reach us and we can keep each host's own
- * filter state, applying its records the way the host itself does
- * (RFC 9776 §5.1 "state change" semantics, here seen from the outside):
+ * filter state, applying its records the way the host itself does:
  *
  *   IS_IN(B), TO_IN(B)  -> INCLUDE(B)        (INCLUDE({}) = not a member)
  *   IS_EX(B), TO_EX(B)  -> EXCLUDE(B)
  *   ALLOW(B)            -> INCLUDE(A+B) / EXCLUDE(X-B)
  *   BLOCK(B)            -> INCLUDE(A-B) / EXCLUDE(X+B)
  *
- * A host is forgotten GMI after its last record for the group, or when the
- * group's router state goes. With that the engine can count subscribers and
- * leave at once when the last one goes (immediate leave).
+ * Layout, chosen for memory (10k groups x 100 hosts = 1M memberships must
+ * fit in tens of MB): a host is a small integer id per interface
+ * (HostRegistry), and a membership is ONE entry id -> deadline in a Map of
+ * small integers, no object per host:
+ *   - EXCLUDE hosts: `excl` (id -> deadline), plus `exclLists` (id -> X)
+ *     only for the rare host that excludes some sources;
+ *   - INCLUDE hosts: `incl` source -> (id -> deadline), one entry per source
+ *     the host wants; the count of hosts wanting a source is that Map's size.
+ * A deadline is refreshed by a record naming the group (EXCLUDE) or the
+ * source (INCLUDE); an entry is forgotten GMI after its last refresh, or
+ * with the group's router state.
  */
 import type { AddrKey } from './addr.js';
 import { RecordType } from './types.js';
-import type { GroupState, HostState } from './table.js';
+import type { GroupState } from './table.js';
 
-/** Per-interface count of groups each tracked host is in: bounds hosts per interface. */
-export type HostRegistry = Map<AddrKey, number>;
+/** Interface-wide host ids and, per host, how many groups it is in (bounds hosts per interface). */
+export class HostRegistry {
+  private readonly ids = new Map<AddrKey, number>();
+  private readonly addrs: AddrKey[] = [];
+  private readonly groupCounts: number[] = [];
+  private readonly free: number[] = [];
 
-function addWants(g: GroupState, h: HostState): void {
-  if (h.exclude) {
-    g.excludeHosts++;
-    return;
+  /** Hosts tracked in at least one group. */
+  get size(): number {
+    return this.ids.size;
   }
-  const counts = g.wantCounts;
-  for (const s of h.sources) counts.set(s, (counts.get(s) ?? 0) + 1);
-}
 
-function dropWants(g: GroupState, h: HostState): void {
-  if (h.exclude) {
-    g.excludeHosts--;
-    return;
+  idOf(addr: AddrKey): number | undefined {
+    return this.ids.get(addr);
   }
-  const counts = g.wantCounts;
-  for (const s of h.sources) {
-    const n = (counts.get(s) ?? 1) - 1;
-    if (n === 0) counts.delete(s);
-    else counts.set(s, n);
+
+  addr(id: number): AddrKey {
+    return this.addrs[id];
+  }
+
+  /** An id for a host about to join its first group. */
+  allocate(addr: AddrKey): number {
+    const id = this.free.length > 0 ? this.free.pop()! : this.addrs.length;
+    this.ids.set(addr, id);
+    this.addrs[id] = addr;
+    this.groupCounts[id] = 0;
+    return id;
+  }
+
+  joined(id: number): void {
+    this.groupCounts[id]++;
+  }
+
+  /** The host left a group; its id is freed when it is in none. */
+  left(id: number): void {
+    if (--this.groupCounts[id] > 0) return;
+    this.ids.delete(this.addrs[id]);
+    this.addrs[id] = '';
+    this.free.push(id);
   }
 }
 
-function sameList(a: readonly AddrKey[], b: readonly AddrKey[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+function inIncl(g: GroupState, id: number): boolean {
+  if (g.incl === null) return false;
+  for (const m of g.incl.values()) if (m.has(id)) return true;
+  return false;
 }
 
-function union(a: readonly AddrKey[], b: readonly AddrKey[]): AddrKey[] {
-  const out = a.slice();
-  for (const s of b) if (!out.includes(s)) out.push(s);
-  return out;
+function addIncl(g: GroupState, source: AddrKey, id: number, expires: number): void {
+  const incl = (g.incl ??= new Map());
+  let m = incl.get(source);
+  if (m === undefined) {
+    m = new Map();
+    incl.set(source, m);
+    g.dirty = true;
+  }
+  m.set(id, expires);
 }
 
-function minus(a: readonly AddrKey[], b: readonly AddrKey[]): AddrKey[] {
-  return a.filter((s) => !b.includes(s));
+/** Removes the host from every INCLUDE source; true if it was in any. */
+function dropIncl(g: GroupState, id: number, keep?: readonly AddrKey[]): boolean {
+  const incl = g.incl;
+  if (incl === null) return false;
+  let dropped = false;
+  for (const [s, m] of incl) {
+    if (keep !== undefined && keep.includes(s)) continue;
+    if (!m.delete(id)) continue;
+    dropped = true;
+    if (m.size === 0) {
+      incl.delete(s);
+      g.dirty = true;
+    }
+  }
+  return dropped;
+}
+
+function dropExcl(g: GroupState, id: number): void {
+  g.excl!.delete(id);
+  g.exclLists?.delete(id);
+  g.dirty = true;
+}
+
+function setExclList(g: GroupState, id: number, list: readonly AddrKey[]): void {
+  if (list.length === 0) g.exclLists?.delete(id);
+  else (g.exclLists ??= new Map()).set(id, dedupe(list));
 }
 
 function dedupe(list: readonly AddrKey[]): AddrKey[] {
-  return list.length < 2 ? list.slice() : [...new Set(list)];
+  const out: AddrKey[] = [];
+  for (let i = 0; i < list.length; i++) if (!out.includes(list[i])) out.push(list[i]);
+  return out;
 }
 
-/**
- * Whether a record from a host not yet tracked on this interface would need
- * a new host slot: callers check the interface limit before applying.
- */
-export function needsHostSlot(g: GroupState, registry: HostRegistry, host: AddrKey): boolean {
-  return !g.hosts.has(host) && !registry.has(host);
+function join(g: GroupState, registry: HostRegistry, id: number): void {
+  g.hostCount++;
+  registry.joined(id);
+  g.dirty = true;
+}
+
+function leave(g: GroupState, registry: HostRegistry, id: number): void {
+  g.hostCount--;
+  registry.left(id);
+  g.dirty = true;
+}
+
+/** Whether a record from this sender would need a new host slot on the interface. */
+export function needsHostSlot(registry: HostRegistry, host: AddrKey): boolean {
+  return registry.idOf(host) === undefined;
 }
 
 /**
  * Applies one of `host`'s records to its tracked state in `g`. Returns false
- * when the result would exceed `maxSources` (the record is then refused and
- * nothing changes).
+ * when the host would exclude more than `maxSources` (the record is then
+ * refused and nothing changes).
  */
 export function applyHostRecord(
   g: GroupState,
@@ -87,89 +151,131 @@ export function applyHostRecord(
   expires: number,
   maxSources: number,
 ): boolean {
-  const old = g.hosts.get(host);
-  let exclude: boolean;
-  let sources: AddrKey[];
+  let id = registry.idOf(host);
+  const wasExcl = id !== undefined && g.excl !== null && g.excl.has(id);
   switch (type) {
     case RecordType.MODE_IS_INCLUDE:
-    case RecordType.CHANGE_TO_INCLUDE_MODE:
-      // Fast path: a periodic report repeating the same INCLUDE state.
-      if (old !== undefined && !old.exclude && sameList(old.sources, list)) {
-        old.expires = expires;
+    case RecordType.CHANGE_TO_INCLUDE_MODE: {
+      if (id === undefined) {
+        if (list.length === 0) return true;
+        id = registry.allocate(host);
+      }
+      const present = wasExcl || inIncl(g, id);
+      if (wasExcl) dropExcl(g, id);
+      else if (present) dropIncl(g, id, list);
+      if (list.length === 0) {
+        if (present) leave(g, registry, id);
         return true;
       }
-      exclude = false;
-      sources = dedupe(list);
-      break;
-    case RecordType.MODE_IS_EXCLUDE:
-    case RecordType.CHANGE_TO_EXCLUDE_MODE:
-      if (old !== undefined && old.exclude && sameList(old.sources, list)) {
-        old.expires = expires;
-        return true;
-      }
-      exclude = true;
-      sources = dedupe(list);
-      break;
-    case RecordType.ALLOW_NEW_SOURCES:
-      if (old === undefined) {
-        exclude = false;
-        sources = dedupe(list);
-      } else {
-        exclude = old.exclude;
-        sources = old.exclude ? minus(old.sources, list) : union(old.sources, list);
-      }
-      break;
-    case RecordType.BLOCK_OLD_SOURCES:
-      if (old === undefined) return true; // INCLUDE({}) - B = nothing
-      exclude = old.exclude;
-      sources = old.exclude ? union(old.sources, list) : minus(old.sources, list);
-      break;
-    default:
+      for (let i = 0; i < list.length; i++) addIncl(g, list[i], id, expires);
+      if (!present) join(g, registry, id);
       return true;
-  }
-  if (sources.length > maxSources) return false;
-  if (old !== undefined) {
-    dropWants(g, old);
-    g.dirty = true;
-  }
-  if (!exclude && sources.length === 0) {
-    // INCLUDE({}): the host left the group.
-    if (old !== undefined) forgetHost(g, registry, host, old, false);
-    return true;
-  }
-  if (old !== undefined) {
-    old.exclude = exclude;
-    old.sources = sources;
-    old.expires = expires;
-    addWants(g, old);
-  } else {
-    const h: HostState = { exclude, sources, expires };
-    g.hosts.set(host, h);
-    registry.set(host, (registry.get(host) ?? 0) + 1);
-    addWants(g, h);
-    g.dirty = true;
+    }
+    case RecordType.MODE_IS_EXCLUDE:
+    case RecordType.CHANGE_TO_EXCLUDE_MODE: {
+      id ??= registry.allocate(host);
+      const present = wasExcl || dropIncl(g, id);
+      (g.excl ??= new Map()).set(id, expires);
+      if (!wasExcl) g.dirty = true;
+      setExclList(g, id, list);
+      if (!present) join(g, registry, id);
+      return true;
+    }
+    case RecordType.ALLOW_NEW_SOURCES: {
+      if (wasExcl) {
+        const x = g.exclLists?.get(id!);
+        if (x !== undefined) setExclList(g, id!, x.filter((s) => !list.includes(s)));
+        g.excl!.set(id!, expires);
+        return true;
+      }
+      if (list.length === 0) return true;
+      id ??= registry.allocate(host);
+      const present = inIncl(g, id);
+      for (let i = 0; i < list.length; i++) addIncl(g, list[i], id, expires);
+      if (!present) join(g, registry, id);
+      return true;
+    }
+    case RecordType.BLOCK_OLD_SOURCES: {
+      if (id === undefined) return true; // INCLUDE({}) - B = nothing
+      if (wasExcl) {
+        const x = g.exclLists?.get(id) ?? [];
+        const grown = dedupe([...x, ...list]);
+        if (grown.length > maxSources) return false;
+        setExclList(g, id, grown);
+        g.excl!.set(id, expires);
+        return true;
+      }
+      const incl = g.incl;
+      if (incl === null) return true;
+      let dropped = false;
+      for (let i = 0; i < list.length; i++) {
+        const m = incl.get(list[i]);
+        if (m === undefined || !m.delete(id)) continue;
+        dropped = true;
+        g.dirty = true;
+        if (m.size === 0) incl.delete(list[i]);
+      }
+      if (dropped && !inIncl(g, id)) leave(g, registry, id);
+      return true;
+    }
   }
   return true;
 }
 
-/** Removes a host from the group (its wants already dropped unless `dropWantsToo`). */
-function forgetHost(g: GroupState, registry: HostRegistry, host: AddrKey, h: HostState, dropWantsToo: boolean): void {
-  if (dropWantsToo) dropWants(g, h);
-  g.hosts.delete(host);
-  const n = (registry.get(host) ?? 1) - 1;
-  if (n === 0) registry.delete(host);
-  else registry.set(host, n);
-  g.dirty = true;
+/** Forgets memberships whose deadline is at or before `now`. */
+export function expireHosts(g: GroupState, registry: HostRegistry, now: number): void {
+  if (g.excl !== null) {
+    for (const [id, t] of g.excl) {
+      if (t > now) continue;
+      dropExcl(g, id);
+      leave(g, registry, id);
+    }
+  }
+  const incl = g.incl;
+  if (incl === null) return;
+  let touched: number[] | undefined;
+  for (const [s, m] of incl) {
+    for (const [id, t] of m) {
+      if (t > now) continue;
+      m.delete(id);
+      (touched ??= []).push(id);
+    }
+    if (m.size === 0) {
+      incl.delete(s);
+      g.dirty = true;
+    }
+  }
+  if (touched === undefined) return;
+  for (const id of new Set(touched)) if (!inIncl(g, id)) leave(g, registry, id);
 }
 
-/** Forgets hosts whose state timed out at or before `now`. */
-export function expireHosts(g: GroupState, registry: HostRegistry, now: number): void {
-  for (const [host, h] of g.hosts) if (h.expires <= now) forgetHost(g, registry, host, h, true);
+/** Earliest membership deadline in the group, or 0. */
+export function nextHostDeadline(g: GroupState): number {
+  let min = 0;
+  if (g.excl !== null) for (const t of g.excl.values()) if (min === 0 || t < min) min = t;
+  if (g.incl !== null) for (const m of g.incl.values()) for (const t of m.values()) if (min === 0 || t < min) min = t;
+  return min;
+}
+
+/** Ids of the group's tracked hosts. */
+function hostIds(g: GroupState): Set<number> {
+  const ids = new Set<number>(g.excl?.keys());
+  if (g.incl !== null) for (const m of g.incl.values()) for (const id of m.keys()) ids.add(id);
+  return ids;
+}
+
+/** Addresses of the group's tracked hosts. */
+export function hostAddrs(g: GroupState, registry: HostRegistry): AddrKey[] {
+  return [...hostIds(g)].map((id) => registry.addr(id));
 }
 
 /** Forgets every host of a group whose router state is deleted. */
 export function forgetAllHosts(g: GroupState, registry: HostRegistry): void {
-  for (const [host, h] of g.hosts) forgetHost(g, registry, host, h, true);
+  for (const id of hostIds(g)) registry.left(id);
+  g.excl = null;
+  g.exclLists = null;
+  g.incl = null;
+  g.hostCount = 0;
 }
 
 /**
@@ -179,9 +285,10 @@ export function forgetAllHosts(g: GroupState, registry: HostRegistry): void {
  */
 export function countListeners(g: GroupState, source: AddrKey | '*' | undefined, now: number): number {
   const untracked = g.untrackedUntil > now ? 1 : 0;
-  if (source === undefined) return g.hosts.size + untracked;
-  if (source === '*') return g.excludeHosts + untracked;
-  let n = g.wantCounts.get(source) ?? 0;
-  if (g.excludeHosts > 0) for (const h of g.hosts.values()) if (h.exclude && !h.sources.includes(source)) n++;
+  if (source === undefined) return g.hostCount + untracked;
+  const excl = g.excl?.size ?? 0;
+  if (source === '*') return excl + untracked;
+  let n = g.incl?.get(source)?.size ?? 0;
+  if (excl > 0) for (const id of g.excl!.keys()) if (!g.exclLists?.get(id)?.includes(source)) n++;
   return n + untracked;
 }

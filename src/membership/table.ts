@@ -12,20 +12,13 @@
  */
 import type { AddrKey } from './addr.js';
 import type { DeadlineOwner } from './deadlines.js';
+import { nextHostDeadline } from './hosts.js';
 import type { QuerierState } from './querier.js';
 import { RecordType, type EngineOutput } from './types.js';
 
 export const INCLUDE = 0;
 export const EXCLUDE = 1;
 export type FilterMode = typeof INCLUDE | typeof EXCLUDE;
-
-/** What one host asked for, as far as its own records tell (RFC 9776 §3.2 host state). */
-export interface HostState {
-  exclude: boolean;
-  sources: AddrKey[];
-  /** Forgotten at this deadline unless it reports again (GMI after its last record). */
-  expires: number;
-}
 
 export class GroupState implements DeadlineOwner {
   wakeAt = 0;
@@ -59,12 +52,15 @@ export class GroupState implements DeadlineOwner {
    */
   untrackedUntil = 0;
 
-  /** Tracked IGMPv3 / MLDv2 hosts, by sender address. */
-  readonly hosts = new Map<AddrKey, HostState>();
-  /** How many tracked INCLUDE hosts want each source. */
-  readonly wantCounts = new Map<AddrKey, number>();
-  /** How many tracked hosts are in EXCLUDE mode (they want '*'). */
-  excludeHosts = 0;
+  // Tracked IGMPv3 / MLDv2 hosts by registry id (layout in hosts.ts).
+  /** EXCLUDE-mode hosts: id -> deadline. */
+  excl: Map<number, number> | null = null;
+  /** The sources an EXCLUDE-mode host excludes, for the few that exclude any. */
+  exclLists: Map<number, AddrKey[]> | null = null;
+  /** INCLUDE-mode hosts: source -> (id -> deadline). */
+  incl: Map<AddrKey, Map<number, number>> | null = null;
+  /** Distinct tracked hosts. */
+  hostCount = 0;
 
   /** Sources (or '*') announced active and not yet idle. */
   announced: string[] = [];
@@ -102,7 +98,7 @@ export class GroupState implements DeadlineOwner {
     take(this.v1HostUntil);
     take(this.olderHostUntil);
     take(this.untrackedUntil);
-    for (const h of this.hosts.values()) take(h.expires);
+    take(nextHostDeadline(this));
     return min;
   }
 
