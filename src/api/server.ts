@@ -35,7 +35,8 @@ import type { Logger } from '../log.js';
 import { PlanError } from '../plan/plan.js';
 import { StoreError, type Store } from '../store/store.js';
 import type { Channel, ChannelFilter, ChannelPatch, NewChannel } from '../store/types.js';
-import { DirectoryFormatError, IMPORT_KINDS, importDirectory, importKind, SourceError, type RadioBrowserQuery } from '../directories/index.js';
+import { DirectoryFormatError, IMPORT_KINDS, importKind, SourceError, type RadioBrowserQuery } from '../directories/index.js';
+import { importInWorker } from '../directories/import-worker.js';
 import { buildM3u, channelSdp, headendSources } from './export.js';
 import { describeRef } from './plan-lookup.js';
 import { registerDashboard } from './dashboard.js';
@@ -275,8 +276,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   }, async (req) => {
     const kind = importKind(req.body.kind);
     if (!kind) throw new ApiError(400, 'invalid', `kind: must be one of ${IMPORT_KINDS.join(', ')}`, 'kind');
-    const result = await importDirectory(store, { kind, source: req.body.source, name: req.body.name, query: req.body.query }, config.directories);
-    return result;
+    // On a worker thread: a 50,000-station sync must not stall joins and zaps.
+    return importInWorker(store, { kind, source: req.body.source, name: req.body.name, query: req.body.query }, config.directories);
   });
   app.delete<{ Params: { ref: string } }>('/directories/:ref', { onRequest: requireToken, schema: { params: refParams } }, async (req, reply) => {
     const d = store.directories.get(req.params.ref);

@@ -232,3 +232,26 @@ test('listens on loopback by default', async (t) => {
   const res = await fetch(`${address}/status`);
   assert.equal(res.status, 200);
 });
+
+test('POST /directories/import runs on a worker thread against a file store; errors keep their status', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'api-'));
+  const config = buildConfig({ api: { listen: '127.0.0.1:0', token: TOKEN } });
+  const store = openStore(join(dir, 'h.db'), { plan: new Plan({ ...DEFAULT_PLAN_OPTIONS, prefix: '2001:db8:5::/64' }) });
+  const app = buildApi({ store, config, logger: silentLogger });
+  t.after(async () => { await app.close(); store.close(); rmSync(dir, { recursive: true, force: true }); });
+  let r = await app.inject({ method: 'POST', url: '/directories/import', headers: auth, payload: { kind: 'opml', source: join(FIX, 'tunein.opml'), name: 'tunein' } });
+  assert.equal(r.statusCode, 200, r.body);
+  assert.equal(r.json().added, 3);
+  // the daemon's own connection sees what the worker committed, under the same plan
+  const jazz = store.channels.search('Jazz FM')[0];
+  assert.match(jazz.group, /^ff3e:40:2001:db8:5:0:/);
+  r = await app.inject({ method: 'POST', url: '/directories/import', headers: auth, payload: { kind: 'dvb', source: join(FIX, 'not-dvb.txt') } });
+  assert.equal(r.statusCode, 422, r.body);
+  r = await app.inject({ method: 'POST', url: '/directories/import', headers: auth, payload: { kind: 'opml', source: join(FIX, 'tunein.opml'), name: 'tunein' } });
+  assert.equal(r.json().unchanged, 3);
+  r = await app.inject({ method: 'POST', url: '/directories/import', headers: auth, payload: { kind: 'm3u', source: join(FIX, 'channels.m3u'), name: 'tunein' } });
+  assert.equal(r.statusCode, 409, r.body);
+  assert.equal(r.json().field, 'directory');
+});
