@@ -98,9 +98,10 @@ function runTerminal(live: Live): void {
     if (events.length > EVENT_LOG_LINES) events.shift();
     draw();
   };
-  live.on('active', (e) => note(`${time(e.at)} ${e.iface} ACTIVE ${e.source === '*' ? '*' : e.source},${e.group} (${e.listeners})`));
-  live.on('idle', (e) => note(`${time(e.at)} ${e.iface} IDLE   ${e.source === '*' ? '*' : e.source},${e.group}`));
-  live.on('listeners', (e) => note(`${time(e.at)} ${e.iface} ${e.source},${e.group} now ${e.listeners} listeners`));
+  const sg = (e: { source: string; group: string }) => `(${e.source}, ${e.group})`;
+  live.on('active', (e) => note(`${time(e.at)} ${e.iface} ACTIVE ${sg(e)} ${e.listeners} listener(s)`));
+  live.on('idle', (e) => note(`${time(e.at)} ${e.iface} IDLE   ${sg(e)}`));
+  live.on('listeners', (e) => note(`${time(e.at)} ${e.iface} ${sg(e)} now ${e.listeners} listener(s)`));
   live.on('query', (e) => note(`${time(e.at)} ${e.iface} sent ${e.proto} v${e.version} query ${e.group}${e.sources.length ? ' ' + e.sources.join(' ') : ''}`));
   live.on('rejected', (e) => note(`${time(e.at)} ${e.iface} rejected from ${e.from}: ${e.reason}`));
   live.on('received', (e) => note(`${time(e.at)} ${e.iface} ${e.from} -> ${e.to} ${summarize(e.message)}`));
