@@ -573,6 +573,8 @@ export class ChildSupervisor extends SafeEmitter<SupervisorEvents> {
 
   /** The child is gone without stop(): restart with backoff, or give up. */
   private onChildGone(pid: number | undefined, _code: number | null, _signal: NodeJS.Signals | null, reason: string): void {
+    // stop() won the race (e.g. against a spawn error reported a tick later).
+    if (this._state === 'stopping' || this._state === 'stopped') return;
     if (!this.everUp) {
       this.onStartFailure(pid, reason);
       return;

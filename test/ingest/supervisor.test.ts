@@ -225,3 +225,16 @@ test('backoffFromConfig and ChildRegistry.fromConfig read the ingest section', a
   assert.equal(ChildRegistry.fromConfig(buildConfig({ ingest: { stateDir: '/run/headend' } })).dir, '/run/headend');
   assert.throws(() => buildConfig({ ingest: { restartBackoffFactor: 0.5 } }), /ingest\.restartBackoffFactor/);
 });
+
+test('stop right after start of a missing program: the start is rejected as stopped, nothing restarts', async () => {
+  const s = sup({ name: 'gone', command: 'no-such-program-here', args: [] });
+  const failed = record(s, 'failed');
+  const started = s.start().then(() => null, (e: unknown) => e);
+  await s.stop();
+  const err = await started;
+  assert.ok(err instanceof ChildStartError);
+  assert.match(err.message, /stopped before it was up/);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s.state, 'stopped');
+  assert.deepEqual(failed, []);
+});
