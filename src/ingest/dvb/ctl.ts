@@ -1,9 +1,9 @@
 /**
  * dvblastctl, the control tool that talks to a running dvblast over its
- * `-r` socket: `reload` (re-read the config file), `shutdown`, and the
- * demux tables (`-x xml get_sdt`). The XML is parsed here, purely; running
- * the tool sits behind the small DvblastControl interface so the pool can be
- * tested without it.
+ * `-r` socket: `reload` (re-read the config file) and the demux tables
+ * (`-x xml get_sdt`); shutdown goes through the supervisor instead (pool.ts).
+ * The XML is parsed here, purely; running the tool sits behind the small
+ * DvblastControl interface so the pool can be tested without it.
  */
 import { execFile } from 'node:child_process';
 import { XMLParser } from 'fast-xml-parser';
@@ -32,7 +32,6 @@ export class DvblastctlError extends Error {
 /** What the pool needs from dvblastctl. */
 export interface DvblastControl {
   reload(socket: string): Promise<void>;
-  shutdown(socket: string): Promise<void>;
   sdt(socket: string): Promise<SdtService[]>;
 }
 
@@ -116,8 +115,6 @@ export class DvblastctlRunner implements DvblastControl {
   }
 
   async reload(socket: string): Promise<void> { await this.run(socket, ['reload']); }
-
-  async shutdown(socket: string): Promise<void> { await this.run(socket, ['shutdown']); }
 
   async sdt(socket: string): Promise<SdtService[]> {
     const xml = await this.run(socket, ['get_sdt']);

@@ -41,7 +41,6 @@ export function setup(opts: { adapters?: unknown[]; autoLock?: boolean; failRelo
       calls.push({ cmd: 'reload', socket, conf: readFileSync(socket.replace(/\.sock$/, '.conf'), 'utf8') });
       if (opts.failReload?.()) throw new Error('No answer');
     },
-    async shutdown(socket) { calls.push({ cmd: 'shutdown', socket }); },
     async sdt(socket) { calls.push({ cmd: 'sdt', socket }); return sdt; },
   };
   const pool = new TunerPool({
