@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { IcyStripper, parseIcyHeaders, requestIcyV1, type IcyHeaders, type StreamMetadata } from './icy.js';
 import {
@@ -460,13 +460,17 @@ const isIcyStatusLine = (err: unknown): boolean =>
 async function get(url: string, ctx: Context, attempt: Attempt): Promise<Answer> {
   const headers = { 'user-agent': ctx.opts.userAgent, 'icy-metadata': '1', accept: '*/*' };
   try {
-    const res = await request(url, {
+    const pending = request(url, {
       method: 'GET',
-      dispatcher: ctx.opts.dispatcher,
+      dispatcher: ctx.opts.dispatcher ?? agentFor(ctx.opts.connectTimeoutMs),
       signal: attempt.signal,
       headersTimeout: ctx.opts.connectTimeoutMs,
       headers,
     });
+    // undici notices an abort only once its connect attempt ends (10 s by
+    // default): the deadline must not wait for that.
+    pending.then((late) => { if (attempt.signal.aborted) late.body.destroy(); }, () => {});
+    const res = await Promise.race([pending, rejectOnAbort(attempt.signal)]);
     return { statusCode: res.statusCode, headers: res.headers, body: res.body, discard: () => { res.body.dump().catch(() => {}); } };
   } catch (err) {
     if (!isIcyStatusLine(err) || !url.startsWith('http:')) throw err;
@@ -474,6 +478,24 @@ async function get(url: string, ctx: Context, attempt: Attempt): Promise<Answer>
     const res = await requestIcyV1(url, headers, attempt.signal);
     return { ...res, discard: () => { res.body.destroy(); } };
   }
+}
+
+/** One undici Agent per connect timeout, so that undici gives up connecting when we do. */
+const agents = new Map<number, Agent>();
+function agentFor(connectTimeoutMs: number): Agent {
+  let agent = agents.get(connectTimeoutMs);
+  if (!agent) {
+    agent = new Agent({ connect: { timeout: connectTimeoutMs } });
+    agents.set(connectTimeoutMs, agent);
+  }
+  return agent;
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
 
 interface Attempt {

@@ -10,7 +10,7 @@
  *   fx.icy('/live.mp3', { audio: await makeMp3(), metaint: 1000, block: (i) => `StreamTitle='Song ${i >> 2}';` });
  *   await resolveStation(fx.url('/old'), ...);
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -345,4 +345,35 @@ function id3Timestamp(pts: number): Buffer {
 export function serveHls(fx: Fixture, dir: string, files: HlsFiles, segmentType = 'video/mp2t'): void {
   fx.route(`${dir}/index.m3u8`, { headers: { 'content-type': 'application/vnd.apple.mpegurl' }, body: files.playlist });
   for (const s of files.segments) fx.route(`${dir}/${s.name}`, { headers: { 'content-type': segmentType }, body: s.bytes });
+}
+
+/**
+ * A TCP port whose connects hang: a listener with backlog 0 that never
+ * accepts, its queue already full, so the kernel drops further SYNs. Node
+ * accepts every connection by itself, hence the few lines of Python.
+ */
+export async function startBlackhole(t?: HasAfter): Promise<{ url: string; close(): void }> {
+  const script = [
+    'import socket, sys, time',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'held = []',
+    'for _ in range(4):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(s.getsockname())',
+    '    except BlockingIOError: pass',
+    '    held.append(c)',
+    'time.sleep(0.1)',
+    'print(s.getsockname()[1], flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  // stdin stays open until close(): the script lives exactly as long as we need it.
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`blackhole helper exited (${code})`)));
+    child.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim())));
+  });
+  const close = (): void => { child.stdin.end(); child.kill('SIGTERM'); };
+  t?.after(close);
+  return { url: `http://127.0.0.1:${port}/`, close };
 }

@@ -5,7 +5,7 @@ import { buffer } from 'node:stream/consumers';
 import { test } from 'node:test';
 import { Agent } from 'undici';
 import { ResolveError, resolveStation, type ResolveOptions, type StreamMetadata } from '../../src/ingest/resolve.js';
-import { makeMedia, makeMp3, makeSelfSignedCert, startFixture } from '../helpers/httpfixture.js';
+import { makeMedia, makeMp3, makeSelfSignedCert, startBlackhole, startFixture } from '../helpers/httpfixture.js';
 
 const OPTS: ResolveOptions = { maxRedirects: 3, maxPlaylistDepth: 3, connectTimeoutMs: 2000, userAgent: 'headend-test/1' };
 
@@ -160,6 +160,11 @@ test('slow headers and a slow first byte time out', async (t) => {
   const opts = { ...OPTS, connectTimeoutMs: 200 };
   await rejects(resolveStation(fx.url('/slow-headers'), opts), 'timeout', /did not send the response headers within 200 ms/);
   await rejects(resolveStation(fx.url('/slow-body'), opts), 'timeout', /did not send its first bytes within 200 ms/);
+});
+
+test('a connect that never completes times out', async (t) => {
+  const hole = await startBlackhole(t);
+  await rejects(resolveStation(hole.url, { ...OPTS, connectTimeoutMs: 300 }), 'timeout', /did not send the response headers within 300 ms/);
 });
 
 test('a refused connection is a network error; a bad URL too', async () => {
