@@ -128,7 +128,10 @@ function render() {
   const receivers = running.reduce((n, s) => n + ((receptionOf(s) || {}).receivers || 0), 0);
   const losses = running.map(receptionOf).filter((r) => r && typeof r.fractionLost === 'number');
   const loss = losses.length ? losses.reduce((a, r) => a + r.fractionLost, 0) / losses.length : undefined;
-  $('#summary').textContent = `${running.length} playing · ${listeners} listeners by MLD/IGMP · ${receivers} receivers by RTCP${loss === undefined ? '' : ` · ${pct(loss)} loss`}`;
+  const reporting = running.some((s) => receptionOf(s));
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  $('#summary').textContent = `${running.length} playing · ${plural(listeners, 'listener')} by MLD/IGMP · ${
+    reporting ? `${plural(receivers, 'receiver')} by RTCP${loss === undefined ? '' : ` · ${pct(loss)} loss`}` : 'no RTCP figures'}`;
   $('#uptime').textContent = live.startedAt ? `up ${duration(now - Date.parse(live.startedAt))}${Array.isArray(live.interfaces) ? ` on ${live.interfaces.join(', ')}` : ''}` : '';
 
   // Problems: refused joins and failed streams still shown by the sessions.
