@@ -502,8 +502,8 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
       if (g.includes(':')) {
         group = g;
         const n = plan.tryServiceNumberFor(g);
+        // Written in the config: it stays as written even if the plan's prefix changes.
         serviceNumber = n ?? Number.parseInt(canonicalLow32(g), 16);
-        if (n !== undefined) explicit = 0;
         v4 = allocateV4();
       } else {
         v4 = checkV4(g, field);

@@ -175,7 +175,7 @@ test('a file store persists, migrates once, and a new prefix renumbers groups bu
     const path = join(dir, 'sub', 'headend.db');
     let s = openStore(path, { plan: plan() });
     const c = s.channels.add({ name: 'Tone', url: 'http://x/t' });
-    s.channels.upsertStatic([{ group: 'ff3e::1234', name: 'Fixed', url: 'http://x/f' }]);
+    s.channels.upsertStatic([{ group: 'ff3e::1234', name: 'Fixed', url: 'http://x/f' }, { group: 'ff3e:40:2001:db8:1:0:8000:99', name: 'In plan', url: 'http://x/p' }]);
     assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
     s.close();
@@ -185,6 +185,7 @@ test('a file store persists, migrates once, and a new prefix renumbers groups bu
     assert.equal(moved.serviceNumber, c.serviceNumber);
     assert.equal(moved.group, 'ff3e:40:2001:db8:2:0:8000:1');
     assert.equal(s.channels.byGroup('ff3e::1234')?.name, 'Fixed', 'hand-written groups stay');
+    assert.equal(s.channels.byGroup('ff3e:40:2001:db8:1:0:8000:99')?.name, 'In plan', 'config groups stay as written');
     assert.equal(s.db.pragma('user_version', { simple: true }), 1);
     assert.equal(s.db.pragma('integrity_check', { simple: true }), 'ok');
     s.close();
