@@ -169,6 +169,7 @@ export function backoffDelay(attempt: number, b: Pick<Backoff, 'initialMs' | 'ma
   return Math.min(b.maxMs, Math.round(raw));
 }
 
+let warnedNoSetpriv = false;
 let setprivPath: string | null | undefined;
 /** Absolute path of util-linux setpriv, or null when it is not installed. */
 export function findSetpriv(): string | null {
@@ -376,6 +377,10 @@ export class ChildSupervisor extends SafeEmitter<SupervisorEvents> {
     this.clock = spec.clock ?? realClock;
     this.log = spec.logger;
     this.usePdeathsig = spec.pdeathsig ?? findSetpriv() !== null;
+    if (!this.usePdeathsig && spec.pdeathsig === undefined && !warnedNoSetpriv) {
+      warnedNoSetpriv = true;
+      spec.logger.warn('setpriv (util-linux) not found: children will outlive a headend killed with -9 until the next start reaps them');
+    }
     if (spec.pdeathsig && !findSetpriv()) throw new Error('setpriv (util-linux) not found: cannot set the parent-death signal');
     if (spec.startupCheck?.kind === 'stdout' && spec.stdout !== 'pipe') throw new Error(`${spec.name}: startupCheck 'stdout' needs stdout: 'pipe'`);
     if (spec.watchdog?.progress === 'stdout' && spec.stdout !== 'pipe') throw new Error(`${spec.name}: watchdog on stdout needs stdout: 'pipe'`);
