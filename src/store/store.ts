@@ -701,6 +701,10 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
       ensure: (name, kind, source) => db.transaction(() => ensureDirectory(name, kind, source))(),
       sync: (name, kind, source, entries, opts) => sync(name, kind, source, entries, opts),
       remove: (id) => db.transaction(() => {
+        const row = st.dirById.get(id) as DirRow | undefined;
+        if (row && (row.kind === 'manual' || row.kind === 'config')) {
+          throw new StoreError('invalid', 'directory', `directory "${row.name}" holds the ${row.kind === 'manual' ? 'channels added by hand' : 'config file\'s channels'} and cannot be removed; remove its channels one by one`);
+        }
         db.prepare('DELETE FROM channels WHERE directory_id = ?').run(id);
         return db.prepare('DELETE FROM directories WHERE id = ?').run(id).changes > 0;
       })(),

@@ -201,6 +201,9 @@ test('directories: a name keeps its kind; numbers fit the plan', () => {
   s.directories.ensure('two', 'm3u'); // id 2 ('manual' is 0, 'one' 1)
   s.directories.ensure('three', 'm3u'); // id 3 = max for 2 bits
   assert.throws(() => s.directories.ensure('four', 'm3u'), (e: unknown) => e instanceof StoreError && /directoryBits/.test(e.message));
+  assert.throws(() => s.directories.remove(0), (e: unknown) => e instanceof StoreError && /added by hand/.test(e.message));
+  assert.equal(s.directories.remove(3), true);
+  assert.equal(s.directories.get('three'), undefined);
   s.close();
 });
 
