@@ -27,7 +27,8 @@ export function describeRef(store: Store, ref: string): PlanLookup {
   } else {
     try { group = canonicalGroup(text); } catch { throw new PlanError('bad-number', `${text}: neither a group nor a service number`); }
   }
-  const channel = group ? store.channels.byGroup(group) : store.channels.resolve(String(n));
+  // A number here is a service number, never a channel id.
+  const channel = group ? store.channels.byGroup(group) : store.channels.resolve(`0x${n!.toString(16)}`);
   if (n === undefined) {
     if (channel) n = channel.serviceNumber;
     else if (group && isIPv4(group)) throw new PlanError('not-in-plan', `${group}: no channel has this IPv4 group (IPv4 groups are assigned one by one, not computed)`);

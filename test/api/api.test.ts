@@ -206,6 +206,8 @@ test('GET /plan/<ref> and /history', async (t) => {
     meaning: { kind: 'radio', directory: 0, entry: 1 }, mac: '33:33:80:00:00:01', groupV4: '232.64.0.1', macV4: '01:00:5e:40:00:01',
     channel: { id: 1, name: 'Tone', enabled: true },
   });
+  r = await app.inject({ url: '/plan/1' });
+  assert.deepEqual([r.json().meaning, r.json().channel], [{ kind: 'static' }, undefined], 'a number is a service number, not channel id 1');
   r = await app.inject({ url: `/plan/${0xc124_1b1c}` });
   assert.equal(r.json().meaning.serviceId, 6940);
   assert.equal(r.json().channel, undefined);
