@@ -22,6 +22,7 @@ import { Announcer } from './announce/announcer.js';
 import { buildApi, listenApi } from './api/index.js';
 import { ChildRegistry } from './ingest/supervisor.js';
 import { startRadio, type RadioStream } from './ingest/radio.js';
+import type { AudioFormat } from './ingest/resolve.js';
 import { formatAddr, parseAddr } from './membership/addr.js';
 import { SessionDriver, type RunningStream, type StartRequest, type StreamHooks, type StreamRunner } from './sessions/driver.js';
 import type { SessionChannel, SessionStatus } from './sessions/core.js';
@@ -59,6 +60,8 @@ const DVB_NOT_WIRED = 'DVB channels are refused: pool not wired';
 export class Headend {
   private readonly streams = new Map<string, RadioStream>();
   private readonly channels = new Map<string, Channel>();
+  /** Station URL → the format it resolved to last time (see RadioDeps.formats). */
+  private readonly formats = new Map<string, AudioFormat>();
   private readonly startedAt = new Date();
   private closing: Promise<void> | undefined;
   private driver!: SessionDriver;
@@ -159,7 +162,7 @@ export class Headend {
         const egress = egressFor(req.group, iface);
         const stream = startRadio(
           { group: req.group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress },
-          { config: this.config, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }), registry: this.registry },
+          { config: this.config, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }), registry: this.registry, formats: this.formats },
           hooks,
         );
         this.streams.set(req.group, stream);

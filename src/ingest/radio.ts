@@ -53,6 +53,12 @@ export interface RadioDeps {
   registry?: ChildRegistry;
   /** Resolver, replaceable in tests; defaults to resolveStation. */
   resolve?: typeof resolveStation;
+  /**
+   * The format each station URL resolved to last time (kept by the owner
+   * across sessions; a few bytes per channel, nothing running when idle).
+   * It lets ffmpeg start while the station is still being resolved.
+   */
+  formats?: Map<string, AudioFormat>;
 }
 
 /** What the API shows about a running radio stream. */
@@ -103,6 +109,8 @@ class RadioRunner implements RadioStream {
   private format: AudioFormat | undefined;
   private payloadType: number | undefined;
   private bytesOut = 0;
+  /** The first ffmpeg's stdin while the station is still resolving. */
+  private pending: { child: ChildProcess; stdin: NodeJS.WritableStream } | undefined;
 
   constructor(private readonly req: RadioRequest, private readonly deps: RadioDeps, private readonly hooks: StreamHooks) {
     this.log = deps.logger.child({ group: req.group, channel: req.channel.name });
@@ -128,12 +136,13 @@ class RadioRunner implements RadioStream {
     if (this.stopped) return;
     this.stopped = true;
     this.log.info({ reason }, 'stopping radio stream');
-    this.abort.abort();
     // Deletion first: FFmpeg's sap demuxer ends playback on it (RFC 2974 §3.2),
     // and the stream ends right after, so the client sees both together.
     const withdrawn = this.announced ? this.deps.announcer.withdraw(this.req.group) : Promise.resolve();
-    await Promise.all([withdrawn, this.sup?.stop()]);
+    const exited = this.sup ? stopFfmpeg(this.sup) : undefined;
+    this.abort.abort();
     this.station?.close();
+    await Promise.all([withdrawn, exited]);
   }
 
   retarget(ifaces: string[]): void {
@@ -152,25 +161,53 @@ class RadioRunner implements RadioStream {
     };
   }
 
+  /**
+   * ffmpeg takes about as long to start (exec, libraries, muxer set-up) as a
+   * station takes to answer, so both start at once: ffmpeg with the format the
+   * station had last time (or the directory's codec hint, or MP3), fed as soon
+   * as the body is there. A wrong guess costs one respawn.
+   */
   private async run(): Promise<void> {
     const resolve = this.deps.resolve ?? resolveStation;
+    const url = this.req.channel.url;
+    const guess = this.deps.formats?.get(url) ?? hintedFormat(this.req.channel.codec) ?? 'mp3';
+    let sup = this.supervise(guess);
+    let started = sup.start();
+    started.catch(() => undefined); // awaited below, or replaced
+    let station: ResolvedStation;
     try {
-      this.station = await resolve(this.req.channel.url, this.resolveOpts());
+      station = await resolve(url, this.resolveOpts());
     } catch (err) {
-      if (!this.stopped) this.hooks.failed(describeFailure(err));
+      if (!this.stopped) {
+        await stopFfmpeg(sup);
+        this.hooks.failed(describeFailure(err));
+      }
       return;
     }
     if (this.stopped) {
-      this.station.close();
+      station.close();
       return;
     }
-    this.watchMetadata(this.station);
-    this.format = this.station.format;
+    this.station = station;
+    this.format = station.format;
+    this.deps.formats?.set(url, station.format);
+    this.watchMetadata(station);
+    if (station.format !== guess) {
+      this.log.info({ guessed: guess, format: station.format }, 'station format differs from the guess: starting ffmpeg again');
+      this.pending = undefined;
+      await stopFfmpeg(sup);
+      if (this.stopped) return;
+      sup = this.supervise(station.format);
+      started = sup.start();
+    } else if (this.pending) {
+      const { child, stdin } = this.pending;
+      this.pending = undefined;
+      if (child.exitCode === null && child.signalCode === null) station.body.pipe(stdin);
+    }
     try {
-      this.sup = this.supervise(this.station.format);
-      await this.sup.start();
+      await started;
     } catch (err) {
-      if (!this.stopped) this.hooks.failed(describeFailure(err));
+      if (!this.stopped && sup === this.sup) this.hooks.failed(describeFailure(err));
     }
   }
 
@@ -202,7 +239,9 @@ class RadioRunner implements RadioStream {
       registry,
       onSpawn: (child, attempt) => this.onSpawn(child, attempt),
     });
+    this.sup = sup;
     sup.on('up', ({ attempt }) => {
+      if (sup !== this.sup) return;
       if (!this.everLive) {
         this.everLive = true;
         this.announce();
@@ -212,7 +251,7 @@ class RadioRunner implements RadioStream {
       }
     });
     sup.on('failed', ({ reason }) => {
-      if (!this.stopped && this.everLive) this.hooks.failed(`ffmpeg: ${reason}`);
+      if (!this.stopped && this.everLive && sup === this.sup) this.hooks.failed(`ffmpeg: ${reason}`);
     });
     return sup;
   }
@@ -221,8 +260,10 @@ class RadioRunner implements RadioStream {
   private onSpawn(child: ChildProcess, attempt: number): void {
     this.readProgress(child);
     const stdin = child.stdin!;
-    if (attempt === 1 && this.station) {
-      this.station.body.pipe(stdin);
+    if (attempt === 1) {
+      // Started before the station answered: fed once it does (run()).
+      if (this.station) this.station.body.pipe(stdin);
+      else this.pending = { child, stdin };
       return;
     }
     // A restart: the old connection is most likely what broke; resolve again.
@@ -328,6 +369,26 @@ class RadioRunner implements RadioStream {
     });
     this.announced = true;
   }
+}
+
+/**
+ * SIGTERM, and close ffmpeg's stdin: ffmpeg blocked reading an idle pipe
+ * would never see its SIGTERM (the read restarts) and wait for SIGKILL;
+ * with its stdin closed it wakes and exits without sending what is still
+ * buffered.
+ */
+function stopFfmpeg(sup: ChildSupervisor): Promise<void> {
+  const stdin = sup.stdin as (NodeJS.WritableStream & { destroy?: () => void }) | null;
+  const exited = sup.stop(); // sends SIGTERM synchronously
+  stdin?.destroy?.();
+  return exited;
+}
+
+/** The demuxer a directory's codec hint ('MP3', 'audio/aacp' ...) suggests, if any. */
+function hintedFormat(codec: string | undefined): AudioFormat | undefined {
+  if (!codec) return undefined;
+  const f = payloadFor(codec).format;
+  return f === 'mp3' || f === 'mp2' || f === 'aac' || f === 'ogg' || f === 'flac' || f === 'mpegts' ? f : undefined;
 }
 
 /** One line a person can act on: the resolver's code and message, or the child's failure. */

@@ -214,12 +214,15 @@ export interface WireEvent {
   kind: 'rtp' | 'sap' | 'sap-deletion';
   /** UDP payload length. */
   bytes: number;
+  /** SAP: message id hash and the SDP text. */
+  hash?: number;
+  sdp?: string;
 }
 
 /**
  * What reaches a host's interface for one group, joined or not: tcpdump on a
- * bridge port without snooping sees every multicast frame, so a host can
- * watch the RTP stop and the SAP deletion leave after its own leave.
+ * bridge or veth port sees every multicast frame, so a host can watch the
+ * RTP stop and the SAP deletion leave after its own leave.
  */
 export class Sniffer {
   readonly events: WireEvent[] = [];
@@ -227,31 +230,41 @@ export class Sniffer {
 
   static async start(ns: NsLike, iface: string, group: string, ports = { rtp: 5004, sap: 9875 }): Promise<Sniffer> {
     const filter = `udp and dst host ${group} and (dst port ${ports.rtp} or dst port ${ports.sap})`;
-    // -tt epoch timestamps, -x hex of each packet (headers included), -l line-buffered, -U packet-buffered.
-    const child = ns.spawn('tcpdump', ['-i', iface, '-n', '-l', '-U', '-tt', '-x', '-s', '128', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // -tt epoch timestamps, -x hex of each packet (IP header first), -l line-buffered, -U packet-buffered.
+    const child = ns.spawn('tcpdump', ['-i', iface, '-n', '-l', '-U', '-tt', '-x', '-s', '1500', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
     const sn = new Sniffer(child);
-    let cur: { at: number; port: number; bytes: number; hex: string } | undefined;
-    const flush = (): void => {
+    let cur: { at: number; port: number; bytes: number; hex: string; need: number } | undefined;
+    const done = (): void => {
       if (!cur) return;
-      const v6 = /^6/.test(cur.hex);
-      const payloadAt = (v6 ? 48 : 28) * 2;
-      const first = parseInt(cur.hex.slice(payloadAt, payloadAt + 2), 16);
-      const kind: WireEvent['kind'] = cur.port === ports.rtp ? 'rtp' : (first & 0x04) !== 0 ? 'sap-deletion' : 'sap';
-      sn.events.push({ at: cur.at, kind, bytes: cur.bytes });
+      const c = cur;
       cur = undefined;
+      const ipHeader = c.hex.startsWith('6') ? 40 : 20;
+      const payload = Buffer.from(c.hex.slice((ipHeader + 8) * 2), 'hex');
+      if (c.port === ports.rtp) {
+        sn.events.push({ at: c.at, kind: 'rtp', bytes: c.bytes });
+        return;
+      }
+      // SAP (RFC 2974 §3): flags, auth length, hash, origin (4 or 16), then type\0 and the SDP.
+      const flags = payload[0] ?? 0;
+      const hash = payload.length >= 4 ? payload.readUInt16BE(2) : undefined;
+      const text = payload.subarray(4 + ((flags & 0x10) !== 0 ? 16 : 4) + (payload[1] ?? 0) * 4).toString('utf8');
+      const sdp = text.includes('\0') ? text.slice(text.indexOf('\0') + 1) : text;
+      sn.events.push({ at: c.at, kind: (flags & 0x04) !== 0 ? 'sap-deletion' : 'sap', bytes: c.bytes, ...(hash !== undefined ? { hash } : {}), sdp });
     };
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const head = /^(\d+\.\d+) IP6? \S+ > \S+\.(\d+): UDP, length (\d+)/.exec(line);
       if (head) {
-        flush();
-        cur = { at: Number(head[1]) * 1000, port: Number(head[2]), bytes: Number(head[3]), hex: '' };
+        done();
+        const bytes = Number(head[3]);
+        const port = Number(head[2]);
+        // RTP needs only its header line; SAP is read whole (IP + UDP headers + payload).
+        cur = { at: Number(head[1]) * 1000, port, bytes, hex: '', need: port === ports.rtp ? 1 : (line.includes(' IP6 ') ? 48 : 28) + bytes };
         return;
       }
       const hex = /^\s+0x[0-9a-f]+:\s+(.*)$/.exec(line);
       if (hex && cur) {
         cur.hex += hex[1]!.replace(/\s+/g, '');
-        // The 16 bytes that hold the SAP flags are in by the 4th line.
-        if (cur.hex.length >= 64 * 2 || cur.port === ports.rtp) flush();
+        if (cur.hex.length >= Math.min(cur.need, 1500) * 2) done();
       }
     });
     await new Promise<void>((resolve, reject) => {
