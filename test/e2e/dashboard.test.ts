@@ -2,7 +2,7 @@
 // playwright-core, no browser download) looks at `headend serve` running in
 // a namespace, with a real icecast source and a real host joining over MLDv2.
 //
-//   c1 ── br0 (hub) ── lan0 [head: headend serve (API on 127.0.0.1), icecast2, chromium]
+//   c1 eth0 ══ veth ══ lan0 [head: headend serve (API on 127.0.0.1), icecast2, chromium]
 //
 // Chromium runs inside the headend's namespace (its executable is a two-line
 // wrapper around `ip netns exec`), so the API never listens beyond loopback;
@@ -17,12 +17,13 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { startIcecast, type Icecast } from '../helpers/icecast.js';
 import { Probe, REPO_ROOT, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
+import { LAB_GROUP, labConfig } from '../../src/lab/run.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !canUseNetns() ? 'needs root and iproute2' : !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (scripts/setup installs it)` : false;
 
 const HEAD = '2001:db8:1::1';
-const TONE = 'ff3e:40:2001:db8:1:0:8000:1';
+const TONE = LAB_GROUP;
 const API_PORT = 18180;
 const TOKEN = 'dashboard-test-token';
 const ROW = `#live tbody tr[data-group="${TONE}"]`;
@@ -49,24 +50,15 @@ before(async () => {
   if (skip) return;
   lab = new Lab();
   head = await lab.netns('head');
-  const hub = await lab.netns('hub');
   c1 = await lab.netns('c1');
-  await lab.bridge(hub, head, 'lan0', [c1]);
+  await lab.veth(head, 'lan0', c1, 'eth0');
   await head.exec('ip', ['-6', 'addr', 'add', `${HEAD}/64`, 'dev', 'lan0', 'nodad']);
   await c1.exec('ip', ['-6', 'addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad']);
   ice = await startIcecast({ inNamespace: head, name: 'Lab Tone' });
 
   dir = await mkdtemp(join(tmpdir(), 'headend-dashboard-'));
-  const config = {
-    interfaces: ['lan0'],
-    database: join(dir, 'headend.db'),
-    api: { listen: `127.0.0.1:${API_PORT}`, token: TOKEN },
-    // The probe joins any-source, as ffmpeg's sap demuxer does (see config/lab.yaml).
-    membership: { ssmRanges: [] },
-    sessions: { lingerMs: 0 },
-    announce: { intervalMs: 1000 },
-    channels: [{ group: TONE, name: 'Tone', url: ice.url }],
-  };
+  // The lab's config (`headend lab`), with a token so the page can write.
+  const config = { ...labConfig(dir, ice.url, TONE, API_PORT), api: { listen: `127.0.0.1:${API_PORT}`, token: TOKEN } };
   await writeFile(join(dir, 'headend.json'), JSON.stringify(config));
   serve = await startServe(head, join(dir, 'headend.json'));
 
@@ -113,7 +105,7 @@ test('a real join makes the channel appear live on the page within a second, wit
     await page.waitForSelector(ROW, { timeout: 1000 });
     await page.waitForSelector(`${ROW}[data-state="live"]`, { timeout: 15_000 });
     const row = page.locator(ROW);
-    assert.equal(await row.locator('td.name').textContent(), 'Tone');
+    assert.equal(await row.locator('td.name').textContent(), 'Lab Tone');
     assert.equal(await row.locator('td.listeners').textContent(), '1 (lan0)');
     assert.match((await row.locator('td.src').textContent()) ?? '', /^http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(await page.textContent('#summary') ?? '', /^1 playing · 1 listener by MLD\/IGMP/);
@@ -147,7 +139,7 @@ test('a real join makes the channel appear live on the page within a second, wit
 });
 
 test('enable/disable from the directory: a wrong token shows 401 clearly, the right one disables and enables', { skip }, async () => {
-  const row = page.locator('#directory tbody tr').filter({ hasText: 'Tone' });
+  const row = page.locator('#directory tbody tr').filter({ hasText: 'Lab Tone' });
   await row.waitFor({ timeout: 5000 });
   await page.fill('#token', 'wrong');
   await row.locator('button').click();
@@ -156,10 +148,10 @@ test('enable/disable from the directory: a wrong token shows 401 clearly, the ri
 
   await page.fill('#token', TOKEN);
   await row.locator('button', { hasText: 'Disable' }).click();
-  await page.locator('#dir-message.ok', { hasText: /^Tone: disabled$/ }).waitFor({ timeout: 5000 });
+  await page.locator('#dir-message.ok', { hasText: /^Lab Tone: disabled$/ }).waitFor({ timeout: 5000 });
   await until('disabled in the store', async () => (JSON.parse(await head.exec('curl', ['-sf', `http://127.0.0.1:${API_PORT}/channels/${TONE}`])) as { enabled: boolean }).enabled === false, 5000);
   await row.locator('button', { hasText: 'Enable' }).click();
-  await page.locator('#dir-message.ok', { hasText: /^Tone: enabled$/ }).waitFor({ timeout: 5000 });
+  await page.locator('#dir-message.ok', { hasText: /^Lab Tone: enabled$/ }).waitFor({ timeout: 5000 });
 
   // Search narrows the list.
   await page.fill('#dir-q', 'no such channel anywhere');
