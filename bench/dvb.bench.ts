@@ -10,20 +10,13 @@
  *   dvb_reload_lost_packets: RTP sequence numbers missing on the service that
  *     stays on air, across those 20 adds and 20 removes. Target 0.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Lab, canUseNetns } from '../test/helpers/netns.js';
-import { RtpListener, SERVICES, ifindex, startTsSource } from '../test/ingest/dvb/lab.js';
-import { buildConfig } from '../src/config.js';
-import { silentLogger } from '../src/log.js';
-import { TunerPool } from '../src/ingest/dvb/pool.js';
-import type { DvbTuning } from '../src/ingest/dvb/carrier.js';
+import { canUseNetns } from '../test/helpers/netns.js';
+import { CARRIER_X, RtpListener, SERVICES, startTsSource, withDvbLab } from '../test/ingest/dvb/lab.js';
 
 const RUNS = 20;
 const STAYS = 'ff3e:40:2001:db8:1:0:8001:3e9';
 const JOINS = 'ff3e:40:2001:db8:1:0:8001:3ea';
-const tuning: DvbTuning = { frequencyKhz: 11362000, polarisation: 'H', symbolRate: 22000000, system: 'DVBS2', fec: '2/3', modulation: 'PSK_8' };
+const tuning = CARRIER_X;
 
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
@@ -34,17 +27,8 @@ const wallNow = (): number => performance.timeOrigin + performance.now();
 
 export async function run(): Promise<Record<string, number | string | null>> {
   if (!canUseNetns()) return { dvb_join_to_first_rtp_ms_p50: null, dvb_reload_lost_packets: null, dvb_note: 'needs root for namespaces' };
-  const lab = new Lab();
-  const runDir = mkdtempSync(join(tmpdir(), 'dvb-bench-'));
-  let pool: TunerPool | undefined;
-  try {
-    const hd = await lab.netns('hd');
-    const cl = await lab.netns('cl');
-    await lab.veth(hd, 'lan0', cl, 'eth0');
+  return withDvbLab({ adapters: [{ name: 'lab0', kind: 'udp', input: '127.0.0.1:41400/udp' }] }, {}, async ({ hd, cl, pool, output }) => {
     startTsSource(hd, 41400);
-    const config = buildConfig({ dvb: { runDir, adapters: [{ name: 'lab0', kind: 'udp', input: '127.0.0.1:41400/udp' }] } }).dvb;
-    pool = new TunerPool({ config, logger: silentLogger, commandPrefix: ['ip', 'netns', 'exec', hd.name] });
-    const output = { iface: 'lan0', ifindex: await ifindex(hd, 'lan0'), ttl: 1, port: 5004 };
     const rx = await RtpListener.start(cl, 'eth0', 5004, [STAYS, JOINS]);
 
     await pool.acquire({ group: STAYS, serviceId: SERVICES.alpha.serviceId, tuning, output });
@@ -74,9 +58,5 @@ export async function run(): Promise<Record<string, number | string | null>> {
       dvb_reload_lost_packets: lost,
       dvb_reloads: RUNS * 2,
     };
-  } finally {
-    await pool?.close();
-    await lab.close();
-    rmSync(runDir, { recursive: true, force: true });
-  }
+  });
 }

@@ -5,38 +5,25 @@
 // with SIGKILL comes back with its outputs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, canUseNetns } from '../helpers/netns.js';
-import { buildConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { canUseNetns } from '../helpers/netns.js';
 import { buildSdp, PT_MP2T } from '../../src/announce/sdp.js';
-import { NoFreeTunerError, TunerPool, type AcquireRequest } from '../../src/ingest/dvb/pool.js';
-import type { DvbTuning } from '../../src/ingest/dvb/carrier.js';
-import { PROVIDER, RtpListener, SERVICES, ifindex, pidAlive, startTsSource, waitFor } from '../ingest/dvb/lab.js';
+import { NoFreeTunerError, type AcquireRequest } from '../../src/ingest/dvb/pool.js';
+import { CARRIER_X, CARRIER_Y, PROVIDER, RtpListener, SERVICES, pidAlive, startTsSource, waitFor, withDvbLab } from '../ingest/dvb/lab.js';
 
 const GROUP_A = 'ff3e:40:2001:db8:1:0:8001:3e9';
 const GROUP_B = 'ff3e:40:2001:db8:1:0:8001:3ea';
 const GROUP_C = 'ff3e:40:2001:db8:1:0:8002:3eb';
 const TS_PORT = 41234;
-const carrierX: DvbTuning = { frequencyKhz: 11362000, polarisation: 'H', symbolRate: 22000000, system: 'DVBS2', fec: '2/3', modulation: 'PSK_8' };
-const carrierY: DvbTuning = { ...carrierX, frequencyKhz: 11494000 };
 
 test('two services share one dvblast on demand; reloads lose no packet; one tuner serves one carrier; dvblast killed comes back',
-  { skip: !canUseNetns() && 'needs root and iproute2' }, async () => {
-    const lab = new Lab();
-    const runDir = mkdtempSync(join(tmpdir(), 'dvb-e2e-'));
-    let pool: TunerPool | undefined;
-    try {
-      const hd = await lab.netns('hd');
-      const cl = await lab.netns('cl');
-      await lab.veth(hd, 'lan0', cl, 'eth0');
+  { skip: !canUseNetns() && 'needs root and iproute2' }, () => withDvbLab(
+    { lockTimeoutMs: 4000, adapters: [{ name: 'lab0', kind: 'udp', input: `127.0.0.1:${TS_PORT}/udp` }] },
+    { backoff: { initialMs: 100 } },
+    async ({ hd, cl, pool, output, runDir }) => {
       const source = startTsSource(hd, TS_PORT);
-      const cfg = buildConfig({ dvb: { runDir, lockTimeoutMs: 4000, adapters: [{ name: 'lab0', kind: 'udp', input: `127.0.0.1:${TS_PORT}/udp` }] } }).dvb;
-      pool = new TunerPool({ config: cfg, logger: silentLogger, commandPrefix: ['ip', 'netns', 'exec', hd.name], backoff: { initialMs: 100 } });
-      const output = { iface: 'lan0', ifindex: await ifindex(hd, 'lan0'), ttl: 1, port: 5004 };
-      const req = (group: string, serviceId: number, tuning = carrierX): AcquireRequest => ({ group, serviceId, tuning, output });
+      const req = (group: string, serviceId: number, tuning = CARRIER_X): AcquireRequest => ({ group, serviceId, tuning, output });
       const rx = await RtpListener.start(cl, 'eth0', 5004, [GROUP_A, GROUP_B]);
 
       // Join A: the tuner is taken, dvblast outputs A as RTP.
@@ -67,7 +54,7 @@ test('two services share one dvblast on demand; reloads lose no packet; one tune
       assert.deepEqual(st.carriers[0]!.services.map((s) => s.serviceId).sort(), [1001, 1002]);
 
       // A second carrier while the only tuner is busy: refused, by name.
-      await assert.rejects(pool.acquire(req(GROUP_C, SERVICES.gamma.serviceId, carrierY)), (e: unknown) =>
+      await assert.rejects(pool.acquire(req(GROUP_C, SERVICES.gamma.serviceId, CARRIER_Y)), (e: unknown) =>
         e instanceof NoFreeTunerError && /no free tuner for 11494000H/.test(e.message));
 
       // Leave A: B keeps playing with no gap, A stops.
@@ -81,7 +68,7 @@ test('two services share one dvblast on demand; reloads lose no packet; one tune
 
       // dvblast killed: the supervisor restarts it and B's output returns.
       process.kill(pid!, 'SIGKILL');
-      await waitFor(() => { const p = pool!.pidOf('11362000H'); return p !== undefined && p !== pid; }, 5000, 'a new dvblast');
+      await waitFor(() => { const p = pool.pidOf('11362000H'); return p !== undefined && p !== pid; }, 5000, 'a new dvblast');
       const afterKill = rx.count(GROUP_B);
       await rx.until(() => rx.count(GROUP_B) >= afterKill + 20, 8000, 'B back after dvblast was killed');
       assert.ok(pool.status().errors.some((e) => /died \(signal SIGKILL\)/.test(e.message)), 'the death is in the status');
@@ -91,14 +78,9 @@ test('two services share one dvblast on demand; reloads lose no packet; one tune
       await pool.release(b);
       assert.equal(pidAlive(pid2), false, 'dvblast exited with the last release');
       assert.deepEqual(pool.status().tuners, [{ name: 'lab0', kind: 'udp', state: 'free' }]);
-      const c = await pool.acquire(req(GROUP_C, SERVICES.gamma.serviceId, carrierY));
+      const c = await pool.acquire(req(GROUP_C, SERVICES.gamma.serviceId, CARRIER_Y));
       assert.equal(pool.status().carriers[0]!.carrier, '11494000H');
       await pool.release(c);
       rx.stop();
       source.kill('SIGTERM');
-    } finally {
-      await pool?.close();
-      await lab.close();
-      rmSync(runDir, { recursive: true, force: true });
-    }
-  });
+    }));

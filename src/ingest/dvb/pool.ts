@@ -25,9 +25,9 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DvbAdapterConfig, DvbConfig } from '../../config.js';
+import type { DvbAdapterConfig, DvbConfig, HeadendConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
-import type { Backoff, ChildRegistry } from '../supervisor.js';
+import { backoffFromConfig, type Backoff, type ChildRegistry } from '../supervisor.js';
 import { carrierKey, describeTuning, dvblastArgs, mayTune, type DvblastFiles, type DvbTuning } from './carrier.js';
 import { outputTarget, renderConf, type ServiceOutput } from './conf.js';
 import { DvblastctlRunner, type DvblastControl, type SdtService } from './ctl.js';
@@ -190,6 +190,11 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
       this.runDir = mkdtempSync(join(tmpdir(), 'headend-dvb-'));
     }
     this.tuners = this.cfg.adapters.map((config) => ({ config, carrier: null, releasing: null }));
+  }
+
+  /** The daemon's pool: `dvb` section, dvblast restarts as `ingest.restart*` say. */
+  static fromConfig(config: HeadendConfig, opts: { logger: Logger; registry?: ChildRegistry }): TunerPool {
+    return new TunerPool({ config: config.dvb, logger: opts.logger, backoff: backoffFromConfig(config.ingest), registry: opts.registry });
   }
 
   /**

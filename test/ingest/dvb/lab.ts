@@ -8,7 +8,51 @@
  */
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
-import type { Netns } from '../../helpers/netns.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, type Netns } from '../../helpers/netns.js';
+import { buildConfig } from '../../../src/config.js';
+import { silentLogger } from '../../../src/log.js';
+import { TunerPool, type DvbOutput, type TunerPoolOptions } from '../../../src/ingest/dvb/pool.js';
+import type { DvbTuning } from '../../../src/ingest/dvb/carrier.js';
+
+/** A carrier for the lab: any DVB-S2 tuning will do, the UDP input ignores it. */
+export const CARRIER_X: DvbTuning = { frequencyKhz: 11362000, polarisation: 'H', symbolRate: 22000000, system: 'DVBS2', fec: '2/3', modulation: 'PSK_8' };
+export const CARRIER_Y: DvbTuning = { ...CARRIER_X, frequencyKhz: 11494000 };
+
+export interface DvbLab {
+  hd: Netns;
+  cl: Netns;
+  pool: TunerPool;
+  /** RTP to port 5004 out of the headend's lan0 (TTL 1). */
+  output: DvbOutput;
+  runDir: string;
+}
+
+/**
+ * Headend `hd` (lan0) and client `cl` (eth0) on a veth pair, and a tuner pool
+ * whose dvblast runs inside `hd`; `dvb` is the config's dvb section (runDir
+ * is filled in). Everything is gone when `fn` ends, however it ends.
+ */
+export async function withDvbLab<T>(dvb: Record<string, unknown>, poolOpts: Partial<TunerPoolOptions>, fn: (l: DvbLab) => Promise<T>): Promise<T> {
+  const lab = new Lab();
+  const runDir = mkdtempSync(join(tmpdir(), 'dvb-lab-'));
+  let pool: TunerPool | undefined;
+  try {
+    const hd = await lab.netns('hd');
+    const cl = await lab.netns('cl');
+    await lab.veth(hd, 'lan0', cl, 'eth0');
+    const config = buildConfig({ dvb: { ...dvb, runDir } }).dvb;
+    pool = new TunerPool({ config, logger: silentLogger, commandPrefix: ['ip', 'netns', 'exec', hd.name], ...poolOpts });
+    const output = { iface: 'lan0', ifindex: await ifindex(hd, 'lan0'), ttl: 1, port: 5004 };
+    return await fn({ hd, cl, pool, output, runDir });
+  } finally {
+    await pool?.close();
+    await lab.close();
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
 
 /** The lab's transport stream: these service ids, names and provider appear in its PAT and SDT. */
 export const SERVICES = {
