@@ -29,6 +29,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GROUP = 'ff3e:40:2001:db8:1:0:8000:1';
 const SOURCE = '2001:db8:1::1';
 const CLIENT = '2001:db8:1::2';
+const SOURCE4 = '10.77.0.1';
 const skip = !canUseNetns() && 'needs root and iproute2';
 
 let lab: Lab;
@@ -45,6 +46,9 @@ before(async () => {
   await lab.veth(srv, 'lan0', cli, 'eth0');
   await srv.exec('ip', ['-6', 'addr', 'add', `${SOURCE}/64`, 'dev', 'lan0', 'nodad']);
   await cli.exec('ip', ['-6', 'addr', 'add', `${CLIENT}/64`, 'dev', 'eth0', 'nodad']);
+  // IPv4 on the link too, but no multicast route: the socket's interface must do.
+  await srv.exec('ip', ['addr', 'add', `${SOURCE4}/24`, 'dev', 'lan0']);
+  await cli.exec('ip', ['addr', 'add', '10.77.0.2/24', 'dev', 'eth0']);
 });
 
 after(async () => {
@@ -166,7 +170,7 @@ test('AAC in MPEG-TS: RTP payload type 33, decoded by ffprobe from our SDP', { s
  * The Announcer runs in the server namespace (its sockets must live there),
  * in a small node process driven over stdin: `withdraw` withdraws and exits.
  */
-async function startAnnouncer(sdp: string): Promise<{ hash: number; withdraw: () => Promise<{ sendErrors: number; sent: number }> }> {
+async function startAnnouncer(sdp: string, where: { group: string; originAddress: string; ttl: number } = { group: GROUP, originAddress: SOURCE, ttl: 1 }): Promise<{ hash: number; withdraw: () => Promise<{ sendErrors: number; sent: number }> }> {
   const script = join(dir, 'announcer.mts');
   writeFileSync(script, `
     import { Announcer } from ${JSON.stringify(join(ROOT, 'src/announce/announcer.ts'))};
@@ -180,7 +184,7 @@ async function startAnnouncer(sdp: string): Promise<{ hash: number; withdraw: ()
       if (line === 'withdraw') { await a.withdraw('k'); console.log('withdrawn ' + JSON.stringify(a.stats())); await a.close(); process.exit(0); }
     }
   `);
-  const params = JSON.stringify({ group: GROUP, sdp, iface: 'lan0', originAddress: SOURCE, ttl: 1 });
+  const params = JSON.stringify({ ...where, sdp, iface: 'lan0' });
   const ann = srv.spawn(process.execPath, ['--import', 'tsx', script, params], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const hash = Number((await lineMatching(ann.stdout!, /^announced \d+/, 'announcer')).split(' ')[1]);
   return {
@@ -264,4 +268,31 @@ test('VLC finds the stream by SAP on the scoped address and plays it as SSM', { 
     }
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test('IPv4: SAP leaves lan0 from its address with the TTL asked, to the group and to 239.255.255.255', { skip }, async () => {
+  const group = '239.255.7.7';
+  const sdp = buildSdp({
+    group, port: 5004, rtcpPort: 5005, payloadType: 33, name: 'Four', sessionId: 4, sessionVersion: 1,
+    originAddress: SOURCE4, tool: 'mcast-headend test', ttl: 3,
+  });
+  const cap = await capture('sap4');
+  try {
+    const ann = await startAnnouncer(sdp, { group, originAddress: SOURCE4, ttl: 3 });
+    await waitFor('IPv4 SAP in the capture', () => statSync(cap.file).size > 1000, 5000);
+    const stats = await ann.withdraw();
+    assert.equal(stats.sendErrors, 0);
+  } finally {
+    await cap.stop();
+  }
+  const rows = await tshark(cap.file, 'sap', ['ip.src', 'ip.dst', 'ip.ttl', 'sap.flags.t', 'sap.originating_source', 'sdp.connection_info']);
+  assert.ok(rows.length >= 3, `SAP packets: ${rows.length}`);
+  for (const [src, , ttl, , origin, conn] of rows) {
+    assert.equal(src, SOURCE4);
+    assert.equal(ttl, '3');
+    assert.equal(origin, SOURCE4);
+    assert.equal(conn, `IN IP4 ${group}/3`);
+  }
+  assert.deepEqual([...new Set(rows.map((r) => r[1]))].sort(), [group, '239.255.255.255'].sort());
+  assert.deepEqual(rows.slice(-2).map((r) => r[3]), ['1', '1'], 'withdraw ends with deletions');
 });
