@@ -151,6 +151,9 @@ interface Carrier {
   queue: Promise<unknown>;
   sdt: Map<number, SdtService>;
   lastStderr?: { message: string; at: number };
+  /** The config file as last written, and as the running dvblast read it at its start. */
+  conf: string;
+  spawnedConf: string;
 }
 
 interface Tuner {
@@ -374,7 +377,7 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
     const c: Carrier = {
       key, tuning: req.tuning, tuner, files, log, proc,
       services: new Map(), state: 'starting', lock: 'waiting', since: this.now(),
-      ready: new Promise<void>((r) => { settle = r; }), queue: Promise.resolve(), sdt: new Map(),
+      ready: new Promise<void>((r) => { settle = r; }), queue: Promise.resolve(), sdt: new Map(), conf: '', spawnedConf: '',
     };
     const handle = this.newHandle(c, req);
     c.services.set(req.group, { handle, output, iface: req.output.iface });
@@ -412,6 +415,8 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
     c.proc.on('spawn', ({ pid }) => {
       if (c.state === 'restarting') c.log.info({ pid }, 'dvblast restarted; outputs return with lock');
       c.lock = 'waiting';
+      // What this dvblast reads at start; a change made while it starts needs a reload once it runs.
+      c.spawnedConf = c.conf;
     });
     c.proc.on('lock', ({ locked }) => this.setLock(c, locked, 'dvblast reports the frontend unlocked'));
     c.proc.on('bitrate', ({ bitsPerSecond }) => {
@@ -465,7 +470,15 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
     if ((locked && was === 'locked') || (!locked && was === 'lost')) return;
     c.lock = locked ? 'locked' : 'lost';
     const adapter = c.tuner.config.name;
-    if (locked && c.state === 'restarting') c.state = 'running';
+    if (locked && c.state === 'restarting') {
+      c.state = 'running';
+      if (c.spawnedConf !== c.conf) {
+        void this.enqueue(c, () => this.reload(c)).catch((err: Error) => {
+          c.log.error({ err }, 'reload after restart failed');
+          this.recordError(`reload after restart: ${err.message}`, c.key, adapter);
+        });
+      }
+    }
     if (locked && was === 'lost') c.log.info('carrier regained lock');
     if (!locked) {
       c.log.warn({ services: c.services.size, why }, `carrier lost lock; dvblast is restarted if it is not back within ${this.cfg.lockTimeoutMs} ms`);
@@ -511,7 +524,8 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
   /** Written whole to a temporary name and renamed, so dvblast never reads half a file. */
   private writeConf(c: Carrier): void {
     const tmp = `${c.files.configFile}.new`;
-    writeFileSync(tmp, renderConf([...c.services.values()].map((e) => e.output)));
+    c.conf = renderConf([...c.services.values()].map((e) => e.output));
+    writeFileSync(tmp, c.conf);
     renameSync(tmp, c.files.configFile);
   }
 

@@ -155,3 +155,26 @@ test('sdt(): names from the carrier\'s SDT, cached; null for a service it does n
   await pool.close();
   done();
 });
+
+test('a service added while dvblast restarts is applied once the new dvblast locks', async () => {
+  const { pool, procs, calls, done } = setup();
+  await pool.acquire(req(1));
+  const p = procs[0]!;
+  p.emit('restart', { attempt: 1, delayMs: 100, reason: 'exited with code 1' });
+  p.emit('spawn', { pid: 777, attempt: 2 });
+  await pool.acquire(req(2));
+  assert.equal(calls.filter((c) => c.cmd === 'reload').length, 0, 'no control socket to reload while restarting');
+  p.emit('lock', { locked: true, pid: 777 });
+  await new Promise((r) => setImmediate(r));
+  const reloads = calls.filter((c) => c.cmd === 'reload');
+  assert.equal(reloads.length, 1, 'the file changed after this dvblast read it: reload');
+  assert.equal(reloads[0]!.conf, '[ff3e::1]:5004/ifindex=6/ttl=1\t1\t1001\n[ff3e::2]:5004/ifindex=6/ttl=1\t1\t1002\n');
+  // A restart with nothing changed meanwhile needs no reload.
+  p.emit('restart', { attempt: 2, delayMs: 100, reason: 'exited with code 1' });
+  p.emit('spawn', { pid: 778, attempt: 3 });
+  p.emit('lock', { locked: true, pid: 778 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls.filter((c) => c.cmd === 'reload').length, 1);
+  await pool.close();
+  done();
+});
