@@ -79,9 +79,23 @@ function receptionOf(s) {
   return s.rtcp || s.reception || (s.stream && s.stream.rtcp) || undefined;
 }
 
-function listenersText(s) {
-  // Per interface when the daemon gives counts per interface, else the interfaces and the total.
-  const per = s.listenersByIface || s.ifaceListeners;
+/** The membership table when the daemon reports it (LiveMembership.dump() rows). */
+function membershipTable(live) {
+  const m = live.membership || {};
+  return Array.isArray(m.table) ? m.table : Array.isArray(m.dump) ? m.dump : undefined;
+}
+
+function listenersText(s, table) {
+  // Per interface when known (from the session, or summed from the membership
+  // table's rows for the group), else the interfaces and the total.
+  let per = s.listenersByIface || s.ifaceListeners;
+  if (!per && table) {
+    const rows = table.filter((r) => r.group === s.group);
+    if (rows.length) {
+      per = {};
+      for (const r of rows) per[r.iface] = (per[r.iface] || 0) + (r.subscribers ?? (r.hosts || []).length);
+    }
+  }
   if (per && typeof per === 'object') return Object.entries(per).map(([i, n]) => `${i}: ${n}`).join(', ');
   const ifaces = Array.isArray(s.ifaces) && s.ifaces.length ? ` (${s.ifaces.join(', ')})` : '';
   return `${s.listeners ?? 0}${ifaces}`;
@@ -101,6 +115,7 @@ function render() {
   const now = Date.now();
   const sessions = Array.isArray(live.sessions) ? live.sessions : [];
   const running = sessions.filter((s) => s.state && s.state !== 'idle');
+  const table = membershipTable(live);
 
   // Live channels.
   fill($('#live tbody'), running.map((s) => {
@@ -114,7 +129,7 @@ function render() {
       el('td', {}, (s.stream && s.stream.format) || (ch && ch.codec) || '—'),
       el('td', {}, el('span', { class: `state ${s.state}` }, s.state)),
       el('td', { class: 'num' }, since ? duration(now - since) : '—'),
-      el('td', { class: 'listeners' }, listenersText(s)),
+      el('td', { class: 'listeners' }, listenersText(s, table)),
       el('td', { class: 'num' }, rx ? rx.receivers ?? 0 : '—'),
       el('td', { class: 'num' }, rx ? pct(rx.fractionLost) : '—'),
       el('td', { class: 'num' }, rx ? ms(rx.jitterMs) : '—'),
@@ -144,7 +159,6 @@ function render() {
 
   // Membership: the table when the daemon reports it, else what the sessions know.
   const m = live.membership || {};
-  const table = Array.isArray(m.table) ? m.table : Array.isArray(m.dump) ? m.dump : undefined;
   const rows = table
     ? table.map((r) => el('tr', {},
         el('td', {}, r.iface), el('td', { class: 'addr' }, r.group), el('td', {}, r.mode || '—'),
