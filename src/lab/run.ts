@@ -47,7 +47,7 @@ const HEAD_ADDR = '2001:db8:1::1';
 const CLIENT_ADDR = '2001:db8:1::10';
 export const LAB_GROUP = 'ff3e:40:2001:db8:1:0:8000:1';
 
-/** The config the lab's headend runs with (also written to config/lab.yaml as an example). */
+/** The config the lab's headend runs with; config/lab.yaml is the commented version of it. */
 export function labConfig(dir: string, url: string, group: string, apiPort: number): Record<string, unknown> {
   return {
     interfaces: ['lan0'],
