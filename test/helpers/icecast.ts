@@ -3,7 +3,7 @@
  * ffmpeg, with an ICY title that tests can change.
  *
  *   const ice = await startIcecast();                 // host loopback
- *   const ice = await startIcecast({ inNamespace: ns }); // inside a Lab namespace (polled with curl there)
+ *   const ice = await startIcecast({ inNamespace: ns }); // inside a Lab namespace
  *   ice.url            // http://127.0.0.1:PORT/tone.mp3
  *   await ice.setTitle('Artist - Song');
  *   await ice.close();  // both processes stopped by PID, temp dir removed
@@ -19,7 +19,6 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { request } from 'undici';
 import type { Netns } from './netns.js';
 
 const execFileP = promisify(execFile);
@@ -50,9 +49,91 @@ export interface Icecast {
   readonly adminPassword: string;
   /** Sets the mount's StreamTitle through the admin API; resolves when icecast took it. */
   setTitle(title: string): Promise<void>;
-  /** Icecast's own view: GET path on the server (from inside the namespace, if any). */
-  get(path: string, auth?: boolean): Promise<{ status: number; body: string }>;
+  /**
+   * GET a path on the server, from where it runs (inside the namespace, if
+   * any), as admin when `auth`. Status 0 means no answer (`error` says why).
+   */
+  get(path: string, auth?: boolean, extra?: GetOptions): Promise<GetResult>;
   close(): Promise<void>;
+}
+
+export interface GetOptions {
+  headers?: Record<string, string>;
+  /** Stop reading after this many body bytes (a mount never ends by itself). Default 1 MiB. */
+  maxBytes?: number;
+  timeoutMs?: number;
+}
+
+export interface GetResult {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as UTF-8 text, and as bytes. */
+  body: string;
+  bytes: Buffer;
+  error?: string;
+}
+
+/** Answers JSON-line requests `{id, url, headers, maxBytes, timeoutMs}` with fetch, one JSON line each. */
+const PROBER = `
+const rl = require('node:readline').createInterface({ input: process.stdin });
+rl.on('line', async (line) => {
+  const q = JSON.parse(line);
+  const out = { id: q.id, status: 0, headers: {}, body: '' };
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), q.timeoutMs);
+  const chunks = [];
+  try {
+    const r = await fetch(q.url, { headers: q.headers, signal: ctrl.signal });
+    out.status = r.status;
+    out.headers = Object.fromEntries(r.headers);
+    let n = 0;
+    for await (const c of r.body) { chunks.push(c); n += c.length; if (n >= q.maxBytes) break; }
+  } catch (e) {
+    out.error = String(e);
+  }
+  clearTimeout(timer);
+  ctrl.abort();
+  out.body = Buffer.concat(chunks).subarray(0, q.maxBytes).toString('base64');
+  process.stdout.write(JSON.stringify(out) + '\\n');
+});
+`;
+
+interface Prober {
+  child: ChildProcess;
+  get(url: string, headers: Record<string, string>, maxBytes: number, timeoutMs: number): Promise<GetResult>;
+}
+
+function startProber(ns: Netns | undefined): Prober {
+  const args = ['-e', PROBER];
+  const child = ns
+    ? ns.spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiting = new Map<number, (r: GetResult) => void>();
+  let nextId = 0;
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    buffered += d;
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const r = JSON.parse(line) as { id: number; status: number; headers: Record<string, string>; body: string; error?: string };
+      const bytes = Buffer.from(r.body, 'base64');
+      waiting.get(r.id)?.({ status: r.status, headers: r.headers, body: bytes.toString('utf8'), bytes, ...(r.error ? { error: r.error } : {}) });
+      waiting.delete(r.id);
+    }
+  });
+  child.once('exit', () => {
+    for (const done of waiting.values()) done({ status: 0, headers: {}, body: '', bytes: Buffer.alloc(0), error: 'prober exited' });
+    waiting.clear();
+  });
+  return {
+    child,
+    get: (url, headers, maxBytes, timeoutMs) => new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      child.stdin!.write(`${JSON.stringify({ id, url, headers, maxBytes, timeoutMs })}\n`);
+    }),
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -121,29 +202,15 @@ export async function startIcecast(opts: IcecastOptions = {}): Promise<Icecast> 
     return child;
   };
 
-  const get = async (path: string, auth = false): Promise<{ status: number; body: string }> => {
-    const credentials = auth ? `admin:${adminPassword}` : '';
-    if (ns) {
-      // No socket of ours reaches into the namespace; curl there is quick (a
-      // node child would spend ~200 ms starting for each poll).
-      try {
-        const out = await ns.exec('curl', ['-s', '-m', '2', '-o', '-', '-w', '\n%{http_code}', ...(auth ? ['-u', credentials] : []), base + path], { timeoutMs: 5000 });
-        const cut = out.lastIndexOf('\n');
-        return { status: Number(out.slice(cut + 1)), body: out.slice(0, cut) };
-      } catch (err) {
-        return { status: 0, body: String(err) };
-      }
-    }
-    try {
-      const res = await request(base + path, {
-        headers: auth ? { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` } : {},
-        headersTimeout: 2000,
-        bodyTimeout: 2000,
-      });
-      return { status: res.statusCode, body: await res.body.text() };
-    } catch (err) {
-      return { status: 0, body: String(err) };
-    }
+  // Requests to icecast go through one small node process started where
+  // icecast runs: no socket of ours reaches into a namespace, and one process
+  // answers every poll quickly (a node per request would take ~200 ms each).
+  let prober: Prober | undefined;
+  const get = async (path: string, auth = false, extra: GetOptions = {}): Promise<GetResult> => {
+    prober ??= startProber(ns);
+    const headers: Record<string, string> = { ...extra.headers };
+    if (auth) headers.authorization = `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}`;
+    return prober.get(base + path, headers, extra.maxBytes ?? 1 << 20, extra.timeoutMs ?? 2000);
   };
 
   const stop = async (child: ChildProcess, signal: NodeJS.Signals): Promise<void> => {
@@ -163,6 +230,7 @@ export async function startIcecast(opts: IcecastOptions = {}): Promise<Icecast> 
     const [server, ...sources] = children;
     for (const child of sources) await stop(child, 'SIGTERM');
     if (server) await stop(server, 'SIGKILL');
+    if (prober) await stop(prober.child, 'SIGTERM');
     await rm(dir, { recursive: true, force: true });
   };
 

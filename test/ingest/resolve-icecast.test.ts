@@ -76,8 +76,11 @@ test('icecast inside a namespace: reachable there, titles settable', { skip: !ca
   assert.equal(source.listenurl, ice.url);
   // A listener inside the namespace hears the title in the stream itself
   // (after the burst of older audio icecast sends first, with its older title).
-  const heard = await ns.exec('sh', ['-c', `curl -s -m 4 -H 'Icy-MetaData: 1' ${ice.url} | head -c 32768 | grep -a -o "StreamTitle='[^;]*';"`]);
-  assert.ok(heard.split('\n').includes("StreamTitle='In a namespace';"), heard);
+  const heard = await ice.get(ice.mount, false, { headers: { 'icy-metadata': '1' }, maxBytes: 32_768, timeoutMs: 4000 });
+  assert.equal(heard.status, 200, heard.error);
+  assert.equal(heard.headers['icy-metaint'], '4096');
+  const titles: string[] = heard.bytes.toString('latin1').match(/StreamTitle='[^;]*';/g) ?? [];
+  assert.ok(titles.includes("StreamTitle='In a namespace';"), titles.join(' '));
   // The host's loopback is another world: nothing listens there on that port.
   await assert.rejects(resolveStation(ice.url, { ...OPTS, connectTimeoutMs: 1000 }), /ECONNREFUSED|timeout/);
 });
