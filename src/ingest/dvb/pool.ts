@@ -221,7 +221,13 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
     const key = carrierKey(req.tuning);
     for (let attempt = 0; ; attempt++) {
       const existing = this.carriers.get(key);
-      if (existing && existing.state !== 'stopping') return this.addService(existing, req, output);
+      if (existing && existing.state !== 'stopping') {
+        if (describeTuning(existing.tuning) !== describeTuning(req.tuning)) {
+          // One transponder per frequency and polarisation: the lists disagree, the tuned one wins.
+          existing.log.warn({ group: req.group, asked: describeTuning(req.tuning), tuned: describeTuning(existing.tuning) }, 'channel tuning differs from the tuned carrier; using the tuned one');
+        }
+        return this.addService(existing, req, output);
+      }
       const tuner = this.tuners.find((t) => t.carrier === null && t.releasing === null && mayTune(t.config, req.tuning));
       if (tuner) return this.tune(tuner, key, req, output);
       // A tuner still shutting down its last carrier (or this very carrier) is free in a moment.
