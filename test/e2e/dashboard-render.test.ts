@@ -4,26 +4,23 @@
 // stays text. The real join → page path is test/e2e/dashboard.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { registerDashboard } from '../../src/api/dashboard.js';
 import { REPO_ROOT } from '../../src/lab/parts.js';
+import { launchChromium, noChromium, type Browser } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (scripts/setup installs it)` : false;
+const skip = noChromium;
 
 const A = 'ff3e:40:2001:db8:1:0:8000:1';
 const B = 'ff3e:40:2001:db8:1:0:8000:2';
 const EVIL = '<img src=x onerror="document.body.dataset.pwned=1">Song';
 
 let app: FastifyInstance;
-let browser: BrowserContext | undefined;
+let browser: Browser | undefined;
 let page: Page;
-let dir: string;
 const now = Date.now();
 let status: Record<string, unknown> = {};
 
@@ -67,15 +64,8 @@ before(async () => {
   app.get('/channels', async () => ({ total: 0, channels: [] }));
   app.get('/channels/:ref', async (_req, reply) => reply.code(404).send({ error: 'not-found' }));
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  dir = await mkdtemp(join(tmpdir(), 'headend-dashboard-render-'));
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  browser = await launchChromium();
+  page = browser.page;
   await page.goto(`${base}/dashboard`);
   await page.waitForSelector('#conn.up', { timeout: 10_000 });
 });
@@ -84,7 +74,6 @@ after(async () => {
   if (skip) return;
   await browser?.close();
   await app?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 test('every section renders from the status: RTCP, listeners per interface, membership, tuners, problems, history', { skip }, async (t) => {

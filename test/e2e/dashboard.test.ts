@@ -9,18 +9,17 @@
 // playwright talks to it over the pipe it inherited.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { startIcecast, type Icecast } from '../helpers/icecast.js';
+import { launchChromium, noChromium, type Browser } from '../helpers/chromium.js';
 import { Probe, REPO_ROOT, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
 import { LAB_GROUP, labConfig } from '../../src/lab/run.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !canUseNetns() ? 'needs root and iproute2' : !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (scripts/setup installs it)` : false;
+const skip = !canUseNetns() ? 'needs root and iproute2' : noChromium;
 
 const HEAD = '2001:db8:1::1';
 const TONE = LAB_GROUP;
@@ -34,7 +33,7 @@ let c1: Netns;
 let ice: Icecast;
 let serve: ServeProcess;
 let dir: string;
-let browser: BrowserContext | undefined;
+let browser: Browser | undefined;
 let page: Page;
 
 async function metrics(): Promise<string> {
@@ -62,17 +61,8 @@ before(async () => {
   await writeFile(join(dir, 'headend.json'), JSON.stringify(config));
   serve = await startServe(head, join(dir, 'headend.json'));
 
-  const wrapper = join(dir, 'chromium-in-netns');
-  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${head.name} ${CHROMIUM} "$@"\n`);
-  await chmod(wrapper, 0o755);
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: wrapper,
-    headless: true,
-    viewport: { width: 1400, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  browser = await launchChromium({ netns: head.name });
+  page = browser.page;
   await page.goto(`http://127.0.0.1:${API_PORT}/`);
   // Connected: the event stream is open and the first status arrived.
   await page.waitForSelector('#conn.up', { timeout: 10_000 });
