@@ -106,3 +106,31 @@ test('encrypted and fMP4 HLS are refused by name; a dead HLS stream is not audio
   assert.equal((await code('/fmp4.m3u8'))[0], 'hls-unsupported');
   assert.equal((await code('/dead.m3u8'))[0], 'not-audio');
 });
+
+test('close() stops a live HLS station: no more reloads nor segments', async (t) => {
+  const fx = await startFixture(t);
+  const { segments } = await makeHlsTs(3, 0.25);
+  let requests = 0;
+  let n = 0;
+  fx.route('/forever/index.m3u8', (_req, res) => {
+    requests++;
+    // Never ends: the same segments under ever-growing sequence numbers.
+    const first = n++;
+    const window = [0, 1, 2].map((k) => segments[(first + k) % segments.length]!);
+    res.writeHead(200, HLS).end(['#EXTM3U', '#EXT-X-TARGETDURATION:0.05', `#EXT-X-MEDIA-SEQUENCE:${first}`,
+      ...window.flatMap((s) => ['#EXTINF:0.05,', s.name]), ''].join('\n'));
+  });
+  for (const s of segments) fx.route(`/forever/${s.name}`, { headers: { 'content-type': 'video/mp2t' }, body: s.bytes });
+  const station = await resolveStation(fx.url('/forever/index.m3u8'), OPTS);
+  station.body.resume();
+  // Let it reload a few times, then stop it.
+  const deadline = Date.now() + 5000;
+  while (requests < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(requests >= 4, 'the live playlist is reloaded');
+  station.close();
+  const seen = fx.requests.length;
+  // Four reload periods: a reader still running would have asked again by then.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(fx.requests.length, seen, 'nothing fetched after close()');
+  assert.ok(station.body.destroyed);
+});
