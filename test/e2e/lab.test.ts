@@ -1,0 +1,30 @@
+// `headend lab --json` as a newcomer runs it: the whole chain works, the last
+// stdout line is one JSON object of figures, and nothing is left behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { canUseNetns } from '../helpers/netns.js';
+
+const execFileP = promisify(execFile);
+
+test('headend lab --json: join, first RTP, SAP, decoded codec, title change, leave, stop, deletion; cleans up', { skip: !canUseNetns() && 'needs root and iproute2' }, async () => {
+  const { stdout } = await execFileP(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'lab', '--json'], { timeout: 90_000, maxBuffer: 1 << 20 });
+  const lines = stdout.trim().split('\n');
+  const figures = JSON.parse(lines.at(-1)!) as Record<string, number | string | null>;
+  assert.equal(figures.ok, 'yes', stdout);
+  assert.equal(figures.decoded_codec, 'mp3');
+  for (const key of ['join_heard_ms', 'session_start_ms', 'first_rtp_ms', 'sap_seen_ms', 'title_to_sap_ms', 'session_stop_ms', 'sap_deletion_ms', 'leave_to_last_rtp_ms']) {
+    assert.equal(typeof figures[key], 'number', `${key} missing: ${lines.at(-1)}`);
+  }
+  // The story in order: join heard, start, first RTP, then the stop follows the leave.
+  assert.ok((figures.session_start_ms as number) >= (figures.join_heard_ms as number));
+  assert.ok((figures.session_stop_ms as number) >= (figures.leave_heard_ms as number));
+  assert.ok((figures.sap_deletion_ms as number) >= (figures.leave_ms as number) - 50);
+  assert.ok(lines.some((l) => /^lab: \+\d+ ms +client: first RTP packet/.test(l)), 'human-readable timeline printed');
+  // The namespaces it named are gone (other tests may create their own meanwhile).
+  const named = /namespaces: (\S+) .*<-veth-> (\S+) /.exec(stdout);
+  assert.ok(named, 'the lab names its namespaces');
+  const after = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  for (const ns of [named[1]!, named[2]!]) assert.ok(!after.includes(ns), `${ns} left behind`);
+});
