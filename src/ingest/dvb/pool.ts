@@ -71,8 +71,8 @@ export class DvbError extends Error {
 }
 
 export class NoFreeTunerError extends DvbError {
-  constructor(readonly carrier: string, tuning: string) {
-    super('no-free-tuner', `no free tuner for ${carrier} (${tuning})`);
+  constructor(readonly carrier: string, tuning: string, why = 'every tuner allowed to tune it is busy') {
+    super('no-free-tuner', `no free tuner for ${carrier} (${tuning}): ${why}`);
     this.name = 'NoFreeTunerError';
   }
 }
@@ -236,7 +236,8 @@ export class TunerPool extends EventEmitter<TunerPoolEvents> {
         await (soon.releasing ?? soon.carrier?.queue);
         continue;
       }
-      const err = new NoFreeTunerError(key, describeTuning(req.tuning));
+      const allowed = this.tuners.some((t) => mayTune(t.config, req.tuning));
+      const err = new NoFreeTunerError(key, describeTuning(req.tuning), allowed ? undefined : 'no tuner may tune it (dvb.adapters[].carriers)');
       this.log.warn({ carrier: key, group: req.group, serviceId: req.serviceId }, err.message);
       this.recordError(err.message, key);
       throw err;

@@ -55,9 +55,16 @@ test('tuners take only the carriers they are allowed; two tuners, two carriers',
   assert.equal(z.adapter, 'any', '12604000V is outside the range of "low"');
   const x = await pool.acquire(req(2, X));
   assert.equal(x.adapter, 'low');
-  await assert.rejects(pool.acquire(req(3, Y)), NoFreeTunerError);
+  await assert.rejects(pool.acquire(req(3, Y)), /no free tuner for 11494000H \(11494000H DVBS2 22000000 2\/3 PSK_8\): every tuner allowed to tune it is busy/);
   assert.equal(procs.length, 2);
   assert.deepEqual(pool.status().tuners.map((t) => `${t.name}:${t.carrier}`), ['low:11362000H', 'any:12604000V']);
+  await pool.close();
+  done();
+});
+
+test('a carrier no tuner may take is refused as such', async () => {
+  const { pool, done } = setup({ adapters: [{ name: 'low', carriers: ['10700000-11700000H'] }] });
+  await assert.rejects(pool.acquire(req(1, Z)), (e: unknown) => e instanceof NoFreeTunerError && /12604000V .*: no tuner may tune it \(dvb\.adapters\[\]\.carriers\)/.test(e.message));
   await pool.close();
   done();
 });
