@@ -151,7 +151,6 @@ export async function resolveStation(url: string, opts: ResolveOptions): Promise
  * loop and depth checks.
  */
 async function open(url: string, ctx: Context, playlists: string[]): Promise<ResolvedStation> {
-  const { opts } = ctx;
   const res = await fetchFollowing(url, ctx);
   const { finalUrl, headers } = res;
   const contentType = headerValue(headers['content-type']) ?? '';
