@@ -117,3 +117,20 @@ test('every section renders from the status: RTCP, listeners per interface, memb
   assert.ok(await page.isVisible('#live-empty'));
   assert.deepEqual(reloads, []);
 });
+
+test('a page refused for too many open streams (503) connects once one closes', { skip }, async (t) => {
+  const busy = Fastify();
+  registerDashboard(busy, { status: () => ({ live: { sessions: [] } }), maxClients: 1 });
+  const base = await busy.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => busy.close());
+  const first = await browser!.context.newPage();
+  await first.goto(`${base}/`);
+  await first.waitForSelector('#conn.up', { timeout: 5000 });
+  const second = await browser!.context.newPage();
+  await second.goto(`${base}/`);
+  await second.waitForSelector('#conn.down', { timeout: 5000 });
+  assert.equal(await second.textContent('#conn'), 'reconnecting…');
+  await first.close();
+  await second.waitForSelector('#conn.up', { timeout: 10_000 });
+  await second.close();
+});

@@ -250,8 +250,14 @@ function connect() {
     render();
   });
   es.addEventListener('heartbeat', () => { conn.textContent = 'live'; conn.className = 'conn up'; });
-  // EventSource reconnects by itself (the server's retry: 2000).
-  es.addEventListener('error', () => { conn.textContent = 'reconnecting…'; conn.className = 'conn down'; });
+  es.addEventListener('error', () => {
+    conn.textContent = 'reconnecting…';
+    conn.className = 'conn down';
+    // A dropped stream is retried by EventSource itself (the server's retry:
+    // 2000); a refused one (503: too many pages open) is closed for good, so
+    // try again later.
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+  });
 }
 
 // Uptimes move between status events.
