@@ -46,7 +46,8 @@ test('a real icecast2 mount: resolved, decoded by ffmpeg, titles follow setTitle
   let errors = '';
   ffmpeg.stderr.setEncoding('utf8').on('data', (d: string) => { errors += d; });
   ffmpeg.stdin.on('error', () => { /* ffmpeg stops reading after -t */ });
-  station.body.pipe(ffmpeg.stdin);
+  // Not pipe(): the body must keep flowing (and titles keep coming) after ffmpeg is done.
+  station.body.on('data', (c: Buffer) => { if (ffmpeg.stdin.writable) ffmpeg.stdin.write(c); });
 
   const first = station.metadata?.title === 'Before we listen' ? station.metadata : await waitTitle(station, 'Before we listen');
   assert.equal(first.title, 'Before we listen');
