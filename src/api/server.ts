@@ -24,6 +24,7 @@
  *   GET    /directories                  with channel counts
  *   GET    /directories/REF              one directory and its recent syncs
  *   POST   /directories/import           { kind, source, name?, query? }  (write)
+ *   POST   /directories/REF/sync         re-import from its last source    (write)
  *   DELETE /directories/REF              the directory and its channels   (write)
  *   GET    /plan/GROUP-or-NUMBER         what a group or service number means
  *   GET    /history?group&limit          session history
@@ -278,6 +279,13 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     if (!kind) throw new ApiError(400, 'invalid', `kind: must be one of ${IMPORT_KINDS.join(', ')}`, 'kind');
     // On a worker thread: a 50,000-station sync must not stall joins and zaps.
     return importInWorker(store, { kind, source: req.body.source, name: req.body.name, query: req.body.query }, config.directories);
+  });
+  app.post<{ Params: { ref: string } }>('/directories/:ref/sync', { onRequest: requireToken, schema: { params: refParams } }, async (req) => {
+    const d = store.directories.get(req.params.ref);
+    if (!d) throw new ApiError(404, 'not-found', `no directory ${req.params.ref}`, 'ref');
+    const kind = importKind(d.kind);
+    if (!kind || !d.source) throw new ApiError(400, 'invalid', `directory "${d.name}" (${d.kind}) has no source to sync from`, 'ref');
+    return importInWorker(store, { kind, source: d.source, name: d.name }, config.directories);
   });
   app.delete<{ Params: { ref: string } }>('/directories/:ref', { onRequest: requireToken, schema: { params: refParams } }, async (req, reply) => {
     const d = store.directories.get(req.params.ref);

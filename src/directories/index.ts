@@ -75,3 +75,32 @@ export async function importDirectory(store: Store, req: ImportRequest, limits: 
     onProgress: req.onProgress ? (done, total) => req.onProgress!('store', done, total) : undefined,
   });
 }
+
+export type ResyncResult = SyncResult | { name: string; error: string };
+
+/**
+ * Re-imports directories from the source they were last imported from (one
+ * by id or name, or all that have one). One failing directory does not stop
+ * the others; its error is in its result.
+ */
+export async function resyncDirectories(
+  store: Store, ref: string | undefined, limits: SourceLimits, onProgress?: ImportRequest['onProgress'],
+): Promise<ResyncResult[]> {
+  const { StoreError } = await import('../store/store.js');
+  const dirs = ref === undefined ? store.directories.list() : [store.directories.get(ref)].filter((d) => d !== undefined);
+  if (ref !== undefined && dirs.length === 0) throw new StoreError('not-found', 'ref', `no directory ${ref}`);
+  const results: ResyncResult[] = [];
+  for (const d of dirs) {
+    const kind = importKind(d.kind);
+    if (!kind || !d.source) {
+      if (ref !== undefined) throw new StoreError('invalid', 'ref', `directory "${d.name}" (${d.kind}) has no source to sync from`);
+      continue;
+    }
+    try {
+      results.push(await importDirectory(store, { kind, source: d.source, name: d.name, onProgress }, limits));
+    } catch (err) {
+      results.push({ name: d.name, error: (err as Error).message });
+    }
+  }
+  return results;
+}

@@ -144,6 +144,11 @@ test('directories: import (file and errors), list, show, remove', async (t) => {
   assert.equal(r.json().syncs[0].added, 3);
   r = await app.inject({ url: '/directories/rb' });
   assert.equal(r.json().id, rb.id);
+  r = await app.inject({ method: 'POST', url: '/directories/rb/sync', headers: auth });
+  assert.deepEqual([r.statusCode, r.json().unchanged, r.json().added], [200, 3, 0], r.body);
+  assert.equal((await app.inject({ method: 'POST', url: '/directories/rb/sync' })).statusCode, 401);
+  r = await app.inject({ method: 'POST', url: '/directories/manual/sync', headers: auth });
+  assert.deepEqual([r.statusCode, r.json().field], [400, 'ref']);
   r = await app.inject({ method: 'DELETE', url: '/directories/rb', headers: auth });
   assert.equal(r.statusCode, 204);
   assert.equal(store.channels.count(), 0);

@@ -34,6 +34,10 @@ test('dir import / channel / plan / export from the command line', (t) => {
   assert.match(r.out, /4 added/);
   assert.match(r.out, /skipped 1: #EXTINF without a URL/);
 
+  r = headend(['dir', 'sync', 'demo', ...c]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /directory "demo": 0 added, 0 updated, 0 missing, 2 skipped/);
+
   r = headend(['dir', 'list', '--json', ...c]);
   assert.equal(JSON.parse(r.out).find((d: { name: string }) => d.name === 'demo').channels, 4);
 

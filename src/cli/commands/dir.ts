@@ -1,6 +1,6 @@
 /**
- * `headend dir import KIND FILE|URL`, `headend dir list`, `headend dir show REF`,
- * `headend dir remove REF`: directories of stations and DVB services.
+ * `headend dir import KIND FILE|URL`, `headend dir sync [REF]`, `headend dir list`,
+ * `headend dir show REF`, `headend dir remove REF`: directories of stations and DVB services.
  */
 import type { Command } from 'commander';
 import { printJson, printTable, progressReporter, storeOptions, withStore, type StoreCliOptions } from '../../store/cli-support.js';
@@ -39,6 +39,24 @@ export function register(program: Command): void {
           `${result.unchanged} unchanged, ${result.missing} missing, ${result.skipped} skipped; ${d.channels} channels\n`);
         for (const [reason, n] of Object.entries(result.skipReasons)) process.stdout.write(`  skipped ${n}: ${reason}\n`);
         for (const s of result.skippedEntries.slice(0, 10)) process.stdout.write(`  entry ${s.at}: ${s.reason}\n`);
+      });
+    });
+
+  storeOptions(dir.command('sync'))
+    .description('re-import directories from the file or URL they were last imported from (all, or one)')
+    .argument('[ref]', 'directory id or name (default: every imported directory)')
+    .option('--json', 'print the results as JSON')
+    .action(async (ref: string | undefined, opts: StoreCliOptions) => {
+      await withStore(opts, async (store, config) => {
+        const { resyncDirectories } = await import('../../directories/index.js');
+        const results = await resyncDirectories(store, ref, config.directories, progressReporter());
+        if (opts.json) return printJson(results);
+        for (const r of results) {
+          process.stdout.write('error' in r
+            ? `directory "${r.name}": ${r.error}\n`
+            : `directory "${r.directory.name}": ${r.added} added, ${r.updated} updated, ${r.missing} missing, ${r.skipped} skipped\n`);
+        }
+        if (results.some((r) => 'error' in r)) process.exitCode = 2;
       });
     });
 
