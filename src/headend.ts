@@ -3,7 +3,7 @@
  *
  *   LiveMembership ──active/idle/listeners──▶ SessionDriver ──start/stop──▶ runner
  *                                                  │                          ├─ radio: resolve → ffmpeg → RTP, SAP (ingest/radio.ts)
- *                                                  │                          └─ dvb:   TunerPool (when wired)
+ *                                                  │                          └─ dvb:   TunerPool → dvblast (sessions/dvb.ts)
  *                                                  └─ history ──▶ store ◀── API (/status, /channels/<group>.sdp)
  *
  * Events flow one way (ARCHITECTURE.md): membership tells, sessions decide,
@@ -27,6 +27,8 @@ import { formatAddr, parseAddr } from './membership/addr.js';
 import { SessionDriver, type RunningStream, type StartRequest, type StreamHooks, type StreamRunner } from './sessions/driver.js';
 import type { SessionChannel, SessionStatus } from './sessions/core.js';
 import { egressFor } from './sessions/egress.js';
+import { startDvb, type DvbStream } from './sessions/dvb.js';
+import type { TunerPool } from './ingest/dvb/pool.js';
 import { openStoreFromConfig, type Store } from './store/index.js';
 import type { Channel } from './store/types.js';
 
@@ -49,16 +51,19 @@ interface MembershipEventLike { iface: string; group: string; source: string; li
 export interface HeadendStatus {
   startedAt: string;
   interfaces: string[];
-  sessions: Array<SessionStatus & { stream?: ReturnType<RadioStream['status']> }>;
+  sessions: Array<SessionStatus & { stream?: ReturnType<Stream['status']> }>;
+  dvb?: ReturnType<TunerPool['status']>;
   counters: SessionDriver['counters'];
   announcer: ReturnType<Announcer['stats']>;
   membership?: unknown;
 }
 
-const DVB_NOT_WIRED = 'DVB channels are refused: pool not wired';
+const NO_TUNERS = 'DVB channels are refused: no tuner configured (dvb.adapters is empty)';
+
+type Stream = RadioStream | DvbStream;
 
 export class Headend {
-  private readonly streams = new Map<string, RadioStream>();
+  private readonly streams = new Map<string, Stream>();
   private readonly channels = new Map<string, Channel>();
   /** Station URL → the format it resolved to last time (see RadioDeps.formats). */
   private readonly formats = new Map<string, AudioFormat>();
@@ -67,6 +72,8 @@ export class Headend {
   private driver!: SessionDriver;
   private membership: MembershipSource | undefined;
   private app: FastifyInstance | undefined;
+  /** DVB tuners, when dvb.adapters lists any. */
+  private pool: TunerPool | undefined;
   /** Where the API listens, once it does. */
   apiAddress: string | undefined;
 
@@ -103,6 +110,17 @@ export class Headend {
 
   private async wire(opts: HeadendOptions): Promise<void> {
     const { config } = this;
+    if (config.dvb.adapters.length > 0) {
+      const { TunerPool } = await import('./ingest/dvb/pool.js');
+      this.pool = TunerPool.fromConfig(config, { logger: this.log, registry: this.registry });
+      // A carrier given up after its restart cap: its sessions fail (and retry with backoff).
+      this.pool.on('failed', ({ groups, reason }) => {
+        for (const g of groups) {
+          const s = this.streams.get(g);
+          if (s && 'carrierFailed' in s) s.carrierFailed(reason);
+        }
+      });
+    }
     this.driver = new SessionDriver({
       limits: config.sessions,
       lookup: (group) => this.lookup(group),
@@ -146,9 +164,10 @@ export class Headend {
     if (!ch) return undefined;
     this.channels.set(group, ch);
     const unavailable =
-      ch.kind === 'dvb' ? DVB_NOT_WIRED
-      : !ch.url ? `channel "${ch.name}" has no url`
-      : undefined;
+      ch.kind === 'dvb'
+        ? (!this.pool ? NO_TUNERS : !ch.tuning || !ch.serviceId ? `DVB channel "${ch.name}" has no tuning or service id` : undefined)
+        : !ch.url ? `channel "${ch.name}" has no url`
+        : undefined;
     return { id: ch.id, name: ch.name, enabled: ch.enabled, ...(unavailable ? { unavailable } : {}) };
   }
 
@@ -156,15 +175,27 @@ export class Headend {
     return {
       start: (req: StartRequest, hooks: StreamHooks): RunningStream => {
         const ch = this.channels.get(req.group);
-        if (!ch || ch.kind !== 'radio' || !ch.url) throw new Error(ch?.kind === 'dvb' ? DVB_NOT_WIRED : `no radio channel for ${req.group}`);
+        if (!ch) throw new Error(`no channel for ${req.group}`);
         const iface = req.ifaces[0];
         if (!iface) throw new Error('no interface with listeners');
         const egress = egressFor(req.group, iface);
-        const stream = startRadio(
-          { group: req.group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress },
-          { config: this.config, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }), registry: this.registry, formats: this.formats },
-          hooks,
-        );
+        let stream: Stream;
+        if (ch.kind === 'dvb') {
+          if (!this.pool) throw new Error(NO_TUNERS);
+          if (!ch.tuning || !ch.serviceId) throw new Error(`DVB channel "${ch.name}" has no tuning or service id`);
+          stream = startDvb(
+            { group: req.group, channel: { id: ch.id, name: ch.name, serviceId: ch.serviceId, tuning: ch.tuning }, egress },
+            { config: this.config, pool: this.pool, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }) },
+            hooks,
+          );
+        } else {
+          if (!ch.url) throw new Error(`channel "${ch.name}" has no url`);
+          stream = startRadio(
+            { group: req.group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress },
+            { config: this.config, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }), registry: this.registry, formats: this.formats },
+            hooks,
+          );
+        }
         this.streams.set(req.group, stream);
         return {
           stop: async (reason) => {
@@ -183,7 +214,7 @@ export class Headend {
   }
 
   /** The running stream of a group (tests use its pid). */
-  streamFor(group: string): RadioStream | undefined {
+  streamFor(group: string): Stream | undefined {
     let key = group;
     try { key = formatAddr(parseAddr(group)); } catch { /* not an address: no stream */ }
     return this.streams.get(key) ?? this.streams.get(group);
@@ -199,6 +230,7 @@ export class Headend {
       }),
       counters: { ...this.driver.counters },
       announcer: this.announcer.stats(),
+      ...(this.pool ? { dvb: this.pool.status() } : {}),
       ...(this.membership ? { membership: this.membership.stats() } : {}),
     };
   }
@@ -208,6 +240,7 @@ export class Headend {
       this.log.info('headend stopping');
       this.membership?.close();
       await this.driver?.close('shutdown');
+      await this.pool?.close();
       await this.announcer.close();
       await this.app?.close();
       this.store.close();

@@ -1,0 +1,89 @@
+// On demand for DVB: a join for a DVB channel makes the headend's tuner pool
+// output the service (dvblast, RTP with MPEG-TS) to the group and announce
+// it with SAP named from the SDT; the last leave frees the tuner. The "card"
+// is a UDP transport stream from ffmpeg (dvb.adapters kind udp), as in H6's
+// own tests; everything else is the real daemon.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
+import { CARRIER_X, SERVICES, startTsSource } from '../ingest/dvb/lab.js';
+import { buildConfig } from '../../src/config.js';
+import { openStoreFromConfig } from '../../src/store/index.js';
+import { Probe, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
+
+const skip = !canUseNetns() && 'needs root and iproute2';
+const HEAD = '2001:db8:1::1';
+const GROUP = 'ff3e:40:2001:db8:1:0:9000:2';
+const TS_PORT = 21234;
+const API_PORT = 18082;
+
+let lab: Lab;
+let head: Netns;
+let client: Netns;
+let serve: ServeProcess;
+let dir: string;
+
+async function status(): Promise<{ live: { sessions: Array<{ group: string; state: string; stream?: { carrier?: string } }>; dvb?: { tuners: Array<{ state: string }> } } }> {
+  return JSON.parse(await head.exec('curl', ['-s', '-m', '3', `http://127.0.0.1:${API_PORT}/status`])) as never;
+}
+
+before(async () => {
+  if (skip) return;
+  lab = new Lab();
+  head = await lab.netns('head');
+  client = await lab.netns('client');
+  await lab.veth(head, 'lan0', client, 'eth0');
+  await head.exec('ip', ['-6', 'addr', 'add', `${HEAD}/64`, 'dev', 'lan0', 'nodad']);
+  await client.exec('ip', ['-6', 'addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad']);
+  startTsSource(head, TS_PORT);
+  dir = await mkdtemp(join(tmpdir(), 'headend-ondemand-dvb-'));
+  const doc = {
+    interfaces: ['lan0'],
+    database: join(dir, 'headend.db'),
+    api: { listen: `127.0.0.1:${API_PORT}` },
+    sessions: { lingerMs: 0 },
+    dvb: { lockTimeoutMs: 5000, adapters: [{ name: 'lab0', kind: 'udp', input: `127.0.0.1:${TS_PORT}/udp` }] },
+  };
+  // The DVB channel, as a DVB list import would leave it in the store.
+  const store = openStoreFromConfig(buildConfig(doc));
+  store.channels.add({ name: 'Sat Beta', kind: 'dvb', tuning: CARRIER_X, serviceId: SERVICES.beta.serviceId, group: GROUP });
+  store.close();
+  await writeFile(join(dir, 'headend.json'), JSON.stringify(doc));
+  serve = await startServe(head, join(dir, 'headend.json'));
+});
+
+after(async () => {
+  if (skip) return;
+  try {
+    assert.equal(await serve?.stop(), 0, serve?.log.text.slice(-3000));
+  } finally {
+    await lab.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a join for a DVB channel tunes, sends MPEG-TS RTP (PT 33) and SAP named from the SDT; the last leave frees the tuner', { skip }, async () => {
+  const probe = await Probe.start(client, GROUP, 'eth0');
+  try {
+    await probe.join(HEAD);
+    const rtp = await probe.log.waitFor('RTP from dvblast', (e) => e.ev === 'rtp', { timeoutMs: 15_000 });
+    assert.equal(rtp.ev === 'rtp' && rtp.pt, 33);
+    const named = await probe.log.waitFor('SAP named by the SDT', (e) => e.ev === 'sap' && /^s=Beta$/m.test(e.sdp), { timeoutMs: 10_000 });
+    assert.ok(named.ev === 'sap');
+    assert.match(named.sdp, /^m=video 5004 RTP\/AVP 33$/m);
+    assert.match(named.sdp, new RegExp(`^a=source-filter: incl IN IP6 ${GROUP} ${HEAD}$`, 'm'));
+    const st = await status();
+    assert.equal(st.live.sessions.find((s) => s.group === GROUP)?.state, 'live');
+    assert.equal(st.live.dvb?.tuners[0]?.state, 'tuned');
+  } finally {
+    await probe.leave();
+    await probe.close();
+  }
+  await until('the tuner free again', async () => {
+    const st = await status();
+    return st.live.sessions.find((s) => s.group === GROUP) === undefined && st.live.dvb?.tuners[0]?.state === 'free';
+  }, 10_000);
+});
