@@ -9,7 +9,7 @@
  * not of its kind throws DirectoryFormatError before the store is touched.
  */
 import { basename, extname } from 'node:path';
-import type { Store, SyncResult } from '../store/store.js';
+import { StoreError, type Store, type SyncResult } from '../store/store.js';
 import type { DirectoryKind } from '../store/types.js';
 import { parseDvbList } from './dvb.js';
 import { isUrl, readSource, type SourceLimits } from './fetch.js';
@@ -86,7 +86,6 @@ export type ResyncResult = SyncResult | { name: string; error: string };
 export async function resyncDirectories(
   store: Store, ref: string | undefined, limits: SourceLimits, onProgress?: ImportRequest['onProgress'],
 ): Promise<ResyncResult[]> {
-  const { StoreError } = await import('../store/store.js');
   const dirs = ref === undefined ? store.directories.list() : [store.directories.get(ref)].filter((d) => d !== undefined);
   if (ref !== undefined && dirs.length === 0) throw new StoreError('not-found', 'ref', `no directory ${ref}`);
   const results: ResyncResult[] = [];
