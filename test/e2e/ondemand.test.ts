@@ -116,7 +116,7 @@ test('join → audio decodes at the client via ffprobe sap://[group]:9875 and vi
   const wire = await Sniffer.start(c2, 'eth0', TONE);
   await probe.join(HEAD);
   try {
-    const out = await c1.exec('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,sample_rate,channels', '-of', 'json', `sap://[${TONE}]:9875`], { timeoutMs: 20_000 });
+    const out = await c1.exec('ffprobe', ['-v', 'error', '-analyzeduration', '1000000', '-show_entries', 'stream=codec_name,sample_rate,channels', '-of', 'json', `sap://[${TONE}]:9875`], { timeoutMs: 20_000 });
     const streams = (JSON.parse(out) as { streams: Array<{ codec_name: string; sample_rate: string }> }).streams;
     assert.equal(streams[0]?.codec_name, 'mp3');
     assert.equal(streams[0]?.sample_rate, '44100');
@@ -126,7 +126,7 @@ test('join → audio decodes at the client via ffprobe sap://[group]:9875 and vi
     assert.match(sdp.body, /^m=audio 5004 RTP\/AVP 14$/m);
     assert.match(sdp.body, new RegExp(`^a=source-filter: incl IN IP6 ${TONE} ${HEAD}$`, 'm'));
     await writeFile(join(dir, 'tone.sdp'), sdp.body);
-    const viaHttp = await c1.exec('ffprobe', ['-v', 'error', '-protocol_whitelist', 'file,udp,rtp', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', join(dir, 'tone.sdp')], { timeoutMs: 20_000 });
+    const viaHttp = await c1.exec('ffprobe', ['-v', 'error', '-analyzeduration', '1000000', '-protocol_whitelist', 'file,udp,rtp', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', join(dir, 'tone.sdp')], { timeoutMs: 20_000 });
     assert.equal(viaHttp.trim(), 'mp3');
     const s = await session(TONE);
     assert.equal(s?.state, 'live');
@@ -262,5 +262,25 @@ test('a join for a group with no channel is refused, recorded and shown in statu
   } finally {
     await probe.leave();
     await probe.close();
+  }
+});
+
+test('SIGTERM while live: the session stops, its SAP deletion goes out, ffmpeg is gone, exit 0', { skip }, async () => {
+  const probe = await Probe.start(c1, TONE, 'eth0');
+  const wire = await Sniffer.start(c1, 'eth0', TONE);
+  try {
+    await probe.join(HEAD);
+    const live = await until('live', async () => {
+      const s = await session(TONE);
+      return s?.state === 'live' && s.stream?.pid ? s : undefined;
+    });
+    const pid = live.stream!.pid!;
+    const code = await serve.stop();
+    assert.equal(code, 0, serve.log.text.slice(-2000));
+    await until('SAP deletion on the wire', () => wire.of('sap-deletion').length > 0, 5000);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, `ffmpeg ${pid} still running`);
+    assert.ok(serve.log.find((l) => l.msg === 'headend stopped'));
+  } finally {
+    await Promise.all([probe.close(), wire.close()]);
   }
 });
