@@ -3,7 +3,7 @@
  *
  *   LiveMembership ──active/idle/listeners──▶ SessionDriver ──start/stop──▶ runner
  *                                                  │                          ├─ radio: resolve → ffmpeg → RTP, SAP (ingest/radio.ts)
- *                                                  │                          └─ dvb:   TunerPool → dvblast (sessions/dvb.ts)
+ *                                                  │                          └─ dvb:   TunerPool → dvblast (ingest/dvb/stream.ts)
  *                                                  └─ history ──▶ store ◀── API (/status, /channels/<group>.sdp)
  *
  * Events flow one way (ARCHITECTURE.md): membership tells, sessions decide,
@@ -27,7 +27,7 @@ import { formatAddr, parseAddr } from './membership/addr.js';
 import { SessionDriver, type RunningStream, type StartRequest, type StreamHooks, type StreamRunner } from './sessions/driver.js';
 import type { SessionChannel, SessionStatus } from './sessions/core.js';
 import { egressFor } from './sessions/egress.js';
-import { startDvb, type DvbStream } from './sessions/dvb.js';
+import { startDvb, type DvbStream } from './ingest/dvb/stream.js';
 import type { TunerPool } from './ingest/dvb/pool.js';
 import { openStoreFromConfig, type Store } from './store/index.js';
 import type { Channel } from './store/types.js';
@@ -112,14 +112,8 @@ export class Headend {
     const { config } = this;
     if (config.dvb.adapters.length > 0) {
       const { TunerPool } = await import('./ingest/dvb/pool.js');
+      // A carrier the pool gives up fails its sessions (the stream listens for it).
       this.pool = TunerPool.fromConfig(config, { logger: this.log, registry: this.registry });
-      // A carrier given up after its restart cap: its sessions fail (and retry with backoff).
-      this.pool.on('failed', ({ groups, reason }) => {
-        for (const g of groups) {
-          const s = this.streams.get(g);
-          if (s && 'carrierFailed' in s) s.carrierFailed(reason);
-        }
-      });
     }
     this.driver = new SessionDriver({
       limits: config.sessions,
