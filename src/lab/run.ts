@@ -14,6 +14,7 @@
  * machine (all epoch ms): the client wire (tcpdump), the headend's log lines,
  * and this process.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,9 @@ export async function runLab(opts: LabOptions): Promise<LabFigures> {
     say(`icecast2 inside ${head.name}: ${ice.url} (ffmpeg feeds it a 440 Hz tone)`);
 
     dir = await mkdtemp(join(tmpdir(), 'headend-lab-'));
+    // Ctrl-C: the namespace harness kills every process and namespace and exits; the files go here.
+    const tmp = dir;
+    process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
     const configFile = join(dir, 'headend.yaml');
     await writeFile(configFile, stringify(labConfig(dir, ice.url, group, apiPort)));
     serve = await startServe(head, configFile);

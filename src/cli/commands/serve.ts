@@ -13,10 +13,11 @@ export function register(program: Command): void {
     .description('run the headend daemon: joins start streams, the last leave stops them')
     .option('-c, --config <file>', 'YAML config file (see `headend config check`)')
     .action(async (opts: { config?: string }) => {
-      const { loadConfig } = await import('../../config.js');
+      const { loadConfig, ConfigError } = await import('../../config.js');
       const { createLogger } = await import('../../log.js');
       const { Headend } = await import('../../headend.js');
       const config = loadConfig(opts.config);
+      if (config.interfaces.length === 0) throw new ConfigError('interfaces', 'list at least one interface to hear joins on and send streams out of');
       const logger = createLogger({ level: config.log.level });
       const headend = await Headend.start(config, { logger });
       let stopping = false;
