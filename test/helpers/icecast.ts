@@ -210,7 +210,7 @@ export async function startIcecast(opts: IcecastOptions = {}): Promise<Icecast> 
     prober ??= startProber(ns);
     const headers: Record<string, string> = { ...extra.headers };
     if (auth) headers.authorization = `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}`;
-    return prober.get(base + path, headers, extra.maxBytes ?? 1 << 20, extra.timeoutMs ?? 2000);
+    return prober.get(base + path, headers, extra.maxBytes ?? 1 << 20, extra.timeoutMs ?? 5000);
   };
 
   const stop = async (child: ChildProcess, signal: NodeJS.Signals): Promise<void> => {
@@ -277,8 +277,10 @@ export async function startIcecast(opts: IcecastOptions = {}): Promise<Icecast> 
     get,
     setTitle: async (title) => {
       const q = new URLSearchParams({ mount, mode: 'updinfo', song: title });
-      const { status, body } = await get(`/admin/metadata?${q.toString()}`, true);
-      if (status !== 200 || !body.includes('<return>1</return>')) throw new Error(`icecast refused the title (${status}): ${body.trim()}`);
+      const { status, body, error } = await get(`/admin/metadata?${q.toString()}`, true);
+      if (status !== 200 || !body.includes('<return>1</return>')) {
+        throw new Error(`icecast refused the title (${status}${error ? `: ${error}` : ''}): ${body.trim()}`);
+      }
     },
     close,
   };

@@ -8,7 +8,7 @@ import { canUseNetns, Lab } from '../helpers/netns.js';
 const OPTS = { maxRedirects: 3, maxPlaylistDepth: 3, connectTimeoutMs: 3000, userAgent: 'headend-test/1' };
 
 /** Resolves with the first metadata whose title satisfies `want`, or rejects at the deadline. */
-function waitTitle(station: ResolvedStation, want: string, timeoutMs = 5000): Promise<StreamMetadata> {
+function waitTitle(station: ResolvedStation, want: string, timeoutMs = 10_000): Promise<StreamMetadata> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       station.off('metadata', on);
