@@ -1,7 +1,7 @@
 /**
  * `headend dvb status [--config FILE] [--json]`: tuners, tuned carriers,
  * the services each outputs, lock state and recent errors, as the running
- * headend reports them in GET /status (its `dvb` section). When no headend
+ * headend reports them in GET /status (`live.dvb`). When no headend
  * answers, the configured tuners are shown and the exit code is 1, so a
  * script can tell "idle" from "not running".
  */
@@ -32,19 +32,21 @@ export async function dvbStatusReport(configFile: string | undefined, timeoutMs:
     carriers: [],
     errors: [],
   };
-  let body: { dvb?: DvbStatus };
+  // The daemon puts its live state under `live` (src/headend.ts); accept it at the top level too.
+  let body: { dvb?: DvbStatus; live?: { dvb?: DvbStatus } };
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    body = (await res.json()) as { dvb?: DvbStatus };
+    body = (await res.json()) as typeof body;
   } catch (err) {
     const why = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
     return { source: url, reachable: false, note: `headend not reachable at ${url} (${why}); showing the configured tuners`, ...configured };
   }
-  if (!body.dvb) {
+  const dvb = body.live?.dvb ?? body.dvb;
+  if (!dvb) {
     return { source: url, reachable: true, note: 'the running headend reports no DVB tuner pool (no dvb.adapters in its config?)', ...configured };
   }
-  return { source: url, reachable: true, ...body.dvb };
+  return { source: url, reachable: true, ...dvb };
 }
 
 function printText(r: DvbStatusReport): void {

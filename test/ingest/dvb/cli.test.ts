@@ -34,7 +34,7 @@ test('dvb status: the daemon\'s pool as text and JSON; not running: configured t
   const dir = mkdtempSync(join(tmpdir(), 'dvb-cli-'));
   const server = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(req.url === '/status' ? { channels: 3, dvb: live } : {}));
+    res.end(JSON.stringify(req.url === '/status' ? { channels: 3, live: { sessions: [], dvb: live } } : {}));
   });
   try {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
