@@ -265,5 +265,35 @@ if (process.argv.includes('--rss-child')) {
 } else if (process.argv.includes('--profile')) {
   // node --cpu-prof --import tsx bench/membership.bench.ts --profile
   const w = workload();
+  const { decodeMembership } = await import('../src/membership/codec.js');
+  const t0 = cpuMicros();
+  for (let r = 0; r < 5; r++) for (const p of w.packets) decodeMembership(p.from.length === 4 ? 'igmp' : 'mld', p.payload, p.from, p.to);
+  console.log({ decodeUsPerPacket: (cpuMicros() - t0) / 5 / w.packets.length });
+  if (process.argv.includes('--apply')) {
+    const msgs = w.packets.map((p) => decodeMembership(p.from.length === 4 ? 'igmp' : 'mld', p.payload, p.from, p.to));
+    for (const variant of ['plain', 'untracked', 'noquerier']) {
+      const cfg = buildConfig({ membership: { ssmRanges: [], maxGroupsPerInterface: GROUPS * 2, maxHostsPerInterface: HOSTS * 2, maxSourcesPerGroup: 64, querier: variant !== 'noquerier' } }).membership;
+      const e = new MembershipEngine(cfg);
+      e.addInterface('lan0', { ipv4: parseAddr('10.255.255.254'), ipv6: parseAddr('fe80::ffff') }, 0);
+      let now = 1;
+      const t1 = cpuMicros();
+      for (let r = 0; r < 3; r++) for (let i = 0; i < msgs.length; i++) {
+        if (i % 10 === 0) now++;
+        const from = variant === 'untracked' ? (w.packets[i].from.length === 4 ? '\0\0\0\0' : '\0'.repeat(16)) : w.packets[i].from;
+        e.apply(now, 'lan0', from, msgs[i]);
+      }
+      console.log(variant, (cpuMicros() - t1) / 3 / msgs.length, 'us/packet');
+    }
+  }
+  if (process.argv.includes('--count')) {
+    const e = newEngine();
+    const kinds: Record<string, number> = {};
+    let now = 1;
+    for (let i = 0; i < w.packets.length * 3; i++) {
+      if (i % 10 === 0) now++;
+      for (const o of e.receive(now, w.packets[i % w.packets.length])) kinds[o.type === 'rejected' ? o.reason.split(':')[0] : o.type] = (kinds[o.type === 'rejected' ? o.reason.split(':')[0] : o.type] ?? 0) + 1;
+    }
+    console.log(kinds, e.stats(), e.dump(now).length);
+  }
   console.log(engineRun(w, 10));
 }

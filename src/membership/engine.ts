@@ -100,6 +100,9 @@ interface Interface {
 
 type Owner = GroupState | QuerierState;
 
+const KIND_NAMES = ['report', 'legacy-report', 'legacy-leave', 'query'] as const;
+const KIND_SLOT: Record<MembershipMessage['kind'], number> = { report: 0, 'legacy-report': 1, 'legacy-leave': 2, query: 3 };
+
 const ALL_SYSTEMS = parseAddr('224.0.0.1');
 const ALL_ROUTERS = parseAddr('224.0.0.2');
 const IGMPV3_ROUTERS = parseAddr('224.0.0.22');
@@ -115,6 +118,7 @@ export class MembershipEngine {
   private readonly ssm: Prefix[];
   private clock = 0;
   private readonly counters: EngineStats = { received: {}, records: 0, rejected: {}, queriesSent: 0, limitRefusals: 0, ignored: 0 };
+  private readonly receivedBySlot = new Array<number>(64).fill(0);
   // Reused per record: the actions the table asks of the querier.
   private readonly actions: QueryActions = { group: false, sources: [] };
 
@@ -264,7 +268,13 @@ export class MembershipEngine {
 
   stats(): EngineStats {
     const c = this.counters;
-    return { ...c, received: { ...c.received }, rejected: { ...c.rejected } };
+    const received: Record<string, number> = {};
+    for (let slot = 0; slot < 64; slot++) {
+      const n = this.receivedBySlot[slot];
+      if (n === 0) continue;
+      received[`${slot & 32 ? 'mld' : 'igmp'}v${(slot >> 2) & 7} ${KIND_NAMES[slot & 3]}`] = n;
+    }
+    return { ...c, received, rejected: { ...c.rejected } };
   }
 
   // ---- internals ----
@@ -319,9 +329,9 @@ export class MembershipEngine {
   }
 
   private applyTo(ifc: Interface, now: number, from: AddrKey, msg: MembershipMessage, out: EngineOutput[]): void {
-    const key = `${msg.proto}v${msg.version} ${msg.kind}`;
-    const received = this.counters.received;
-    received[key] = (received[key] ?? 0) + 1;
+    // Counted by a small index, not a string built per packet.
+    const slot = (msg.proto === 'igmp' ? 0 : 32) | ((msg.version & 7) << 2) | KIND_SLOT[msg.kind];
+    this.receivedBySlot[slot]++;
     switch (msg.kind) {
       case 'report':
         this.onReport(ifc, now, from, msg, out);
@@ -406,7 +416,7 @@ export class MembershipEngine {
       if (g === undefined) return;
     }
     // Limits first, so a refused record changes nothing.
-    if (list.length > 0 && type !== RecordType.BLOCK_OLD_SOURCES) {
+    if (list.length > 0 && type !== RecordType.BLOCK_OLD_SOURCES && g.sources.size + list.length > cfg.maxSourcesPerGroup) {
       let fresh = 0;
       for (let i = 0; i < list.length; i++) if (!g.sources.has(list[i])) fresh++;
       if (fresh > 0 && g.sources.size + fresh > cfg.maxSourcesPerGroup) {
@@ -552,6 +562,7 @@ export class MembershipEngine {
 
   private announce(g: GroupState, now: number, out: EngineOutput[]): void {
     const filter = this.cfg.immediateLeave && !(g.untrackedUntil > now);
+    if (!filter && g.mode === INCLUDE && sameKeys(g.sources, g.announced)) return;
     const wanted: string[] = [];
     if (g.mode === EXCLUDE) {
       if (!filter || (g.excl !== null && g.excl.size > 0)) wanted.push(ANY_SOURCE);
@@ -566,6 +577,13 @@ export class MembershipEngine {
     for (const s of before) if (!wanted.includes(s)) out.push({ type: 'idle', iface: g.iface, group: g.group, source: s });
     g.announced = wanted;
   }
+}
+
+/** Whether `announced` lists exactly the map's keys (order aside). */
+function sameKeys(map: Map<string, number>, announced: string[]): boolean {
+  if (map.size !== announced.length) return false;
+  for (let i = 0; i < announced.length; i++) if (!map.has(announced[i])) return false;
+  return true;
 }
 
 function legacyName(msg: LegacyReport | LegacyLeave): string {

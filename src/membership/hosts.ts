@@ -151,6 +151,8 @@ export function applyHostRecord(
   expires: number,
   maxSources: number,
 ): boolean {
+  // Keep the group's lower bound on membership deadlines (see expireHosts).
+  if (g.hostsDue === 0 || expires < g.hostsDue) g.hostsDue = expires;
   let id = registry.idOf(host);
   const wasExcl = id !== undefined && g.excl !== null && g.excl.has(id);
   switch (type) {
@@ -222,8 +224,18 @@ export function applyHostRecord(
   return true;
 }
 
-/** Forgets memberships whose deadline is at or before `now`. */
+/**
+ * Forgets memberships whose deadline is at or before `now`. The scan runs
+ * only when the group's lower bound `hostsDue` is due, and leaves it exact:
+ * a group firing for its query timers does not walk its hosts.
+ */
 export function expireHosts(g: GroupState, registry: HostRegistry, now: number): void {
+  if (g.hostsDue === 0 || g.hostsDue > now) return;
+  expireHostsNow(g, registry, now);
+  g.hostsDue = nextHostDeadline(g);
+}
+
+function expireHostsNow(g: GroupState, registry: HostRegistry, now: number): void {
   if (g.excl !== null) {
     for (const [id, t] of g.excl) {
       if (t > now) continue;
@@ -276,6 +288,7 @@ export function forgetAllHosts(g: GroupState, registry: HostRegistry): void {
   g.exclLists = null;
   g.incl = null;
   g.hostCount = 0;
+  g.hostsDue = 0;
 }
 
 /**

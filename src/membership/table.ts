@@ -12,7 +12,6 @@
  */
 import type { AddrKey } from './addr.js';
 import type { DeadlineOwner } from './deadlines.js';
-import { nextHostDeadline } from './hosts.js';
 import type { QuerierState } from './querier.js';
 import { RecordType, type EngineOutput } from './types.js';
 
@@ -61,6 +60,8 @@ export class GroupState implements DeadlineOwner {
   incl: Map<AddrKey, Map<number, number>> | null = null;
   /** Distinct tracked hosts. */
   hostCount = 0;
+  /** No membership deadline is earlier than this (0 = none); exact after each expiry scan. */
+  hostsDue = 0;
 
   /** Sources (or '*') announced active and not yet idle. */
   announced: string[] = [];
@@ -88,17 +89,11 @@ export class GroupState implements DeadlineOwner {
 
   /** Earliest deadline this group has, or 0. */
   nextWake(): number {
-    let min = 0;
-    const take = (t: number) => {
+    let min = this.mode === EXCLUDE ? this.groupTimer : 0;
+    for (const t of this.sources.values()) if (t !== 0 && (min === 0 || t < min)) min = t;
+    for (const t of [this.queryTickAt, this.v1HostUntil, this.olderHostUntil, this.untrackedUntil, this.hostsDue]) {
       if (t !== 0 && (min === 0 || t < min)) min = t;
-    };
-    if (this.mode === EXCLUDE) take(this.groupTimer);
-    for (const t of this.sources.values()) take(t);
-    take(this.queryTickAt);
-    take(this.v1HostUntil);
-    take(this.olderHostUntil);
-    take(this.untrackedUntil);
-    take(nextHostDeadline(this));
+    }
     return min;
   }
 
@@ -154,18 +149,14 @@ export function applyRecord(
       case RecordType.CHANGE_TO_EXCLUDE_MODE: {
         // INC(A) + IS_EX(B) -> EXC(A*B, B-A); (B-A)=0; Delete (A-B); GT=GMI
         // INC(A) + TO_EX(B) -> the same, and Send Q(G,A*B)
-        const kept = new Map<AddrKey, number>();
+        for (const a of sources.keys()) if (!list.includes(a)) sources.delete(a);
         for (const b of list) {
-          const t = sources.get(b);
-          if (t !== undefined) {
-            kept.set(b, t);
+          if (sources.has(b)) {
             if (type === RecordType.CHANGE_TO_EXCLUDE_MODE && !q.sources.includes(b)) q.sources.push(b);
           } else {
-            kept.set(b, 0);
+            sources.set(b, 0);
           }
         }
-        sources.clear();
-        for (const [s, t] of kept) sources.set(s, t);
         g.mode = EXCLUDE;
         g.groupTimer = now + gmi;
         g.dirty = true;
@@ -206,15 +197,12 @@ export function applyRecord(
       //                        Send Q(G,A-Y); GT=GMI
       const toEx = type === RecordType.CHANGE_TO_EXCLUDE_MODE;
       const fresh = toEx ? g.groupTimer : now + gmi; // GT before it is reset below
-      const kept = new Map<AddrKey, number>();
+      for (const x of sources.keys()) if (!list.includes(x)) sources.delete(x);
       for (const a of list) {
         const t = sources.get(a);
-        kept.set(a, t === undefined ? fresh : t);
+        if (t === undefined) sources.set(a, fresh);
         if (toEx && t !== 0 && !q.sources.includes(a)) q.sources.push(a);
       }
-      if (kept.size !== sources.size) g.dirty = true;
-      sources.clear();
-      for (const [s, t] of kept) sources.set(s, t);
       g.groupTimer = now + gmi;
       return;
     }
