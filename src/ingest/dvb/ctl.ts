@@ -84,11 +84,12 @@ export function parseSdtXml(xml: string): SdtService[] {
   return out;
 }
 
-/** dvblastctl prints failures as `<ERROR msg="No data"/>` (xml) or `ERROR: No data` (text). */
+/** dvblastctl prints failures as `<ERROR msg="No data"/>` (xml) or `ERROR: No data` (text), on stdout or stderr. */
 function errorText(stdout: string, stderr: string, fallback: string): string {
-  const xml = /<ERROR msg="([^"]*)"/.exec(stdout);
+  const both = `${stdout}\n${stderr}`;
+  const xml = /<ERROR msg="([^"]*)"/.exec(both);
   if (xml) return xml[1]!;
-  const text = /ERROR: (.*)/.exec(stdout);
+  const text = /ERROR: (.*)/.exec(both);
   if (text) return text[1]!.trim();
   return stderr.trim().split('\n').pop() || fallback;
 }

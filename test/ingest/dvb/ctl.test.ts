@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseSdtXml } from '../../../src/ingest/dvb/ctl.js';
+import { execFileSync } from 'node:child_process';
+import { DvblastctlError, DvblastctlRunner, parseSdtXml } from '../../../src/ingest/dvb/ctl.js';
 import { parseStatusLine } from '../../../src/ingest/dvb/process.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/dvb/${name}`, import.meta.url), 'utf8');
@@ -27,4 +28,13 @@ test('dvblast -x xml events: lock and bitrate lines are read, the rest ignored',
     { type: 'bitrate', status: '0', value: 0 },
     { type: 'lock', status: '0' },
   ]);
+});
+
+const hasDvblastctl = ((): boolean => { try { execFileSync('dvblastctl', ['-h'], { stdio: 'ignore' }); return true; } catch (e) { return (e as { status?: number }).status !== undefined; } })();
+
+test('dvblastctl with no dvblast behind the socket: an error naming command, socket and dvblastctl\'s reason', { skip: !hasDvblastctl && 'dvblastctl not installed' }, async () => {
+  const ctl = new DvblastctlRunner({ command: 'dvblastctl', timeoutMs: 2000 });
+  await assert.rejects(ctl.reload('/nonexistent/headend-test.sock'), (e: unknown) =>
+    e instanceof DvblastctlError && e.command === 'reload' && /\[socket:\/nonexistent\/headend-test\.sock\]: Cannot send comm socket/.test(e.message));
+  await assert.rejects(ctl.sdt('/nonexistent/headend-test.sock'), /dvblastctl get_sdt .*Cannot send comm socket/);
 });
