@@ -24,6 +24,7 @@
  * with the group's router state.
  */
 import type { AddrKey } from './addr.js';
+import { IdTable } from './idtable.js';
 import { RecordType } from './types.js';
 import type { GroupState } from './table.js';
 
@@ -79,7 +80,7 @@ function addIncl(g: GroupState, source: AddrKey, id: number, expires: number): v
   const incl = (g.incl ??= new Map());
   let m = incl.get(source);
   if (m === undefined) {
-    m = new Map();
+    m = new IdTable();
     incl.set(source, m);
     g.dirty = true;
   }
@@ -177,7 +178,7 @@ export function applyHostRecord(
     case RecordType.CHANGE_TO_EXCLUDE_MODE: {
       id ??= registry.allocate(host);
       const present = wasExcl || dropIncl(g, id);
-      (g.excl ??= new Map()).set(id, expires);
+      (g.excl ??= new IdTable()).set(id, expires);
       if (!wasExcl) g.dirty = true;
       setExclList(g, id, list);
       if (!present) join(g, registry, id);
@@ -237,35 +238,35 @@ export function expireHosts(g: GroupState, registry: HostRegistry, now: number):
 
 function expireHostsNow(g: GroupState, registry: HostRegistry, now: number): void {
   if (g.excl !== null) {
-    for (const [id, t] of g.excl) {
-      if (t > now) continue;
-      dropExcl(g, id);
+    g.excl.removeDue(now, (id) => {
+      g.exclLists?.delete(id);
       leave(g, registry, id);
-    }
+    });
   }
   const incl = g.incl;
   if (incl === null) return;
-  let touched: number[] | undefined;
+  const touched: number[] = [];
+  const gone = (id: number) => touched.push(id);
   for (const [s, m] of incl) {
-    for (const [id, t] of m) {
-      if (t > now) continue;
-      m.delete(id);
-      (touched ??= []).push(id);
-    }
+    m.removeDue(now, gone);
     if (m.size === 0) {
       incl.delete(s);
       g.dirty = true;
     }
   }
-  if (touched === undefined) return;
+  if (touched.length === 0) return;
   for (const id of new Set(touched)) if (!inIncl(g, id)) leave(g, registry, id);
 }
 
 /** Earliest membership deadline in the group, or 0. */
 export function nextHostDeadline(g: GroupState): number {
-  let min = 0;
-  if (g.excl !== null) for (const t of g.excl.values()) if (min === 0 || t < min) min = t;
-  if (g.incl !== null) for (const m of g.incl.values()) for (const t of m.values()) if (min === 0 || t < min) min = t;
+  let min = g.excl !== null ? g.excl.minDeadline() : 0;
+  if (g.incl !== null) {
+    for (const m of g.incl.values()) {
+      const t = m.minDeadline();
+      if (t !== 0 && (min === 0 || t < min)) min = t;
+    }
+  }
   return min;
 }
 

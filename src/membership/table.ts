@@ -12,6 +12,7 @@
  */
 import type { AddrKey } from './addr.js';
 import type { DeadlineOwner } from './deadlines.js';
+import type { IdTable } from './idtable.js';
 import type { QuerierState } from './querier.js';
 import { RecordType, type EngineOutput } from './types.js';
 
@@ -53,11 +54,11 @@ export class GroupState implements DeadlineOwner {
 
   // Tracked IGMPv3 / MLDv2 hosts by registry id (layout in hosts.ts).
   /** EXCLUDE-mode hosts: id -> deadline. */
-  excl: Map<number, number> | null = null;
+  excl: IdTable | null = null;
   /** The sources an EXCLUDE-mode host excludes, for the few that exclude any. */
   exclLists: Map<number, AddrKey[]> | null = null;
   /** INCLUDE-mode hosts: source -> (id -> deadline). */
-  incl: Map<AddrKey, Map<number, number>> | null = null;
+  incl: Map<AddrKey, IdTable> | null = null;
   /** Distinct tracked hosts. */
   hostCount = 0;
   /** No membership deadline is earlier than this (0 = none); exact after each expiry scan. */
