@@ -58,12 +58,81 @@ interface Workload {
   records: number;
 }
 
-/** Pre-encoded reports: every record type, IPv4 and IPv6, 1-8 sources, 1-4 records per report. */
-function workload(): Workload {
+type Mix = 'hosts' | 'random';
+
+/**
+ * Pre-encoded reports, 1-4 records each, every record type, IPv4 and IPv6,
+ * 10k groups (5k per family), 1k hosts (500 per family), sources from an
+ * 8-address pool per group.
+ *
+ * 'hosts': each host behaves like one: it follows 20 groups of its own
+ * (together covering all 10k), joins any-source groups (even) with TO_EX({})
+ * and source-specific ones (odd) with ALLOW(1-8 sources), then mostly
+ * answers queries (IS_EX / IS_IN of its state, ~70%), sometimes changes its
+ * sources (ALLOW / BLOCK / TO_IN(B)) or leaves (TO_IN({}), BLOCK of its last).
+ * 'random': every record's type, group, host and sources drawn uniformly, so
+ * nearly every record changes state and asks for queries: a hostile link.
+ */
+function workload(mix: Mix): Workload {
   const rand = rng(9776);
   const pick = (n: number) => Math.floor(rand() * n);
   const MLDV2 = parseAddr('ff02::16');
   const IGMPV3 = parseAddr('224.0.0.22');
+  const src = (ipv6: boolean, g: number, k: number) =>
+    ipv6 ? v6(`2001:db8:${(g & 0xfff).toString(16)}::`, k + 1) : v4(198, ((g & 0xfff) << 4) | (k + 1));
+  /** 1-8 distinct source indexes out of 8. */
+  const someSources = () => {
+    const count = 1 + pick(8);
+    const base = pick(8);
+    return Array.from({ length: count }, (_, s) => (base + s) % 8);
+  };
+  // What each (family, host, group) host has asked for, so the next record follows on.
+  const state = new Map<number, { excl: boolean; srcs: number[] }>();
+  const coherent = (ipv6: boolean, h: number, g: number): [RecordType, number[]] => {
+    const key = (ipv6 ? 1 : 0) * 1e9 + h * 1e5 + g;
+    const st = state.get(key);
+    const r = rand();
+    if (st === undefined) {
+      if ((g & 1) === 0) {
+        const x = rand() < 0.9 ? [] : [pick(8)];
+        state.set(key, { excl: true, srcs: x });
+        return [RecordType.CHANGE_TO_EXCLUDE_MODE, x];
+      }
+      const a = someSources();
+      state.set(key, { excl: false, srcs: a });
+      return [RecordType.ALLOW_NEW_SOURCES, a];
+    }
+    if (st.excl) {
+      if (r < 0.7) return [RecordType.MODE_IS_EXCLUDE, st.srcs];
+      if (r < 0.85) {
+        state.delete(key);
+        return [RecordType.CHANGE_TO_INCLUDE_MODE, []];
+      }
+      if (r < 0.95 || st.srcs.length === 0) {
+        const k = pick(8);
+        if (!st.srcs.includes(k)) st.srcs = [...st.srcs, k];
+        return [RecordType.BLOCK_OLD_SOURCES, [k]];
+      }
+      const k = st.srcs[0];
+      st.srcs = st.srcs.slice(1);
+      return [RecordType.ALLOW_NEW_SOURCES, [k]];
+    }
+    if (r < 0.7) return [RecordType.MODE_IS_INCLUDE, st.srcs];
+    if (r < 0.8) {
+      const more = someSources();
+      st.srcs = [...new Set([...st.srcs, ...more])];
+      return [RecordType.ALLOW_NEW_SOURCES, more];
+    }
+    if (r < 0.9) {
+      const gone = st.srcs.slice(0, 1 + pick(st.srcs.length));
+      st.srcs = st.srcs.filter((k) => !gone.includes(k));
+      if (st.srcs.length === 0) state.delete(key);
+      return [RecordType.BLOCK_OLD_SOURCES, gone];
+    }
+    const b = someSources();
+    st.srcs = b;
+    return [RecordType.CHANGE_TO_INCLUDE_MODE, b];
+  };
   const packets: ReceivedPacket[] = [];
   let records = 0;
   for (let p = 0; p < PACKETS; p++) {
@@ -73,20 +142,17 @@ function workload(): Workload {
     const to = ipv6 ? MLDV2 : IGMPV3;
     const n = rand() < 0.7 ? 1 : 2 + pick(3);
     const recs: GroupRecord[] = [];
+    const used = new Set<number>();
     for (let r = 0; r < n; r++) {
-      const g = pick(GROUPS / 2);
+      // 'hosts': one of this host's 20 groups (host*10 .. host*10+19): 500 hosts cover the 5k groups of a family twice.
+      const g = mix === 'hosts' ? (host * 10 + pick(20)) % (GROUPS / 2) : pick(GROUPS / 2);
+      if (used.has(g)) continue; // one record per group in a report, as hosts send them
+      used.add(g);
       const group = ipv6 ? v6('ff0e::8000:', g) : v4(239, g);
-      const count = 1 + pick(8);
-      const base = pick(8);
-      const sources: AddrKey[] = [];
-      // Sources from an 8-address pool per group, so state stays bounded like a real link.
-      for (let s = 0; s < count; s++) {
-        const k = (base + s) % 8;
-        sources.push(ipv6 ? v6(`2001:db8:${(g & 0xfff).toString(16)}::`, k + 1) : v4(198, ((g & 0xfff) << 4) | (k + 1)));
-      }
-      recs.push({ type: (1 + pick(6)) as RecordType, group, sources, auxWords: 0 });
+      const [type, ks] = mix === 'hosts' ? coherent(ipv6, host, g) : [(1 + pick(6)) as RecordType, someSources()];
+      recs.push({ type, group, sources: ks.map((k) => src(ipv6, g, k)), auxWords: 0 });
     }
-    records += n;
+    records += recs.length;
     const msg: SourceReport = { kind: 'report', proto: ipv6 ? 'mld' : 'igmp', version: ipv6 ? 2 : 3, records: recs };
     const payload = ipv6 ? encodeMld(msg, from, to) : encodeIgmp(msg);
     packets.push({ iface: 'lan0', from, to, payload });
@@ -245,13 +311,15 @@ async function rssRun(): Promise<{ deltaMb: number; baselineMb: number }> {
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function run(): Promise<Record<string, number | string | null>> {
-  const w = workload();
+  const w = workload('hosts');
   const engine = engineRun(w, 5);
+  const hostile = engineRun(workload('random'), 3);
   const recvUs = await recvRun(w);
   const rss = await rssRun();
   return {
     membership_records_per_s: engine.recordsPerS,
     membership_reports_per_s: engine.reportsPerS,
+    membership_records_per_s_random_mix: hostile.recordsPerS,
     membership_engine_us_per_report: round(engine.usPerPacket, 3),
     membership_recv_us_per_packet: round(recvUs, 3),
     membership_vs_recv_ratio: round(engine.usPerPacket / recvUs, 3),
@@ -263,8 +331,8 @@ export async function run(): Promise<Record<string, number | string | null>> {
 if (process.argv.includes('--rss-child')) {
   rssChild();
 } else if (process.argv.includes('--profile')) {
-  // node --cpu-prof --import tsx bench/membership.bench.ts --profile
-  const w = workload();
+  // node --cpu-prof --import tsx bench/membership.bench.ts --profile [--random]
+  const w = workload(process.argv.includes('--random') ? 'random' : 'hosts');
   const { decodeMembership } = await import('../src/membership/codec.js');
   const t0 = cpuMicros();
   for (let r = 0; r < 5; r++) for (const p of w.packets) decodeMembership(p.from.length === 4 ? 'igmp' : 'mld', p.payload, p.from, p.to);
