@@ -348,11 +348,22 @@ export class MembershipEngine {
     }
   }
 
-  /** Checks a record's group; returns the reason it must be skipped, '' to ignore quietly, or undefined. */
-  private groupProblem(group: AddrKey): string | undefined {
-    if (!isMulticast(group)) return `group ${formatAddr(group)} is not a multicast address`;
-    for (const p of LINK_SCOPE) if (inPrefix(group, p)) return '';
-    return undefined;
+  /**
+   * Whether a group without state may get some: not when it is no multicast
+   * address (rejected) or link-scope (ignored quietly, counted).
+   */
+  private mayKeep(ifc: Interface, group: AddrKey, from: AddrKey, out: EngineOutput[]): boolean {
+    if (!isMulticast(group)) {
+      this.reject(out, ifc.name, from, 'bad group', `group ${formatAddr(group)} is not a multicast address`);
+      return false;
+    }
+    for (const p of LINK_SCOPE) {
+      if (inPrefix(group, p)) {
+        this.counters.ignored++;
+        return false;
+      }
+    }
+    return true;
   }
 
   private isSsm(group: AddrKey): boolean {
@@ -386,17 +397,7 @@ export class MembershipEngine {
     const cfg = this.cfg;
     const group = rec.group;
     let g = ifc.groups.get(group);
-    if (g === undefined) {
-      const problem = this.groupProblem(group);
-      if (problem === '') {
-        this.counters.ignored++;
-        return;
-      }
-      if (problem !== undefined) {
-        this.reject(out, ifc.name, from, 'bad group', problem);
-        return;
-      }
-    }
+    if (g === undefined && !this.mayKeep(ifc, group, from, out)) return;
     const type = rec.type;
     const isExclude = type === RecordType.MODE_IS_EXCLUDE || type === RecordType.CHANGE_TO_EXCLUDE_MODE;
     if (isExclude && (g !== undefined ? g.ssm : this.isSsm(group))) {
@@ -478,17 +479,7 @@ export class MembershipEngine {
     this.counters.records++;
     const group = msg.group;
     let g = ifc.groups.get(group);
-    if (g === undefined) {
-      const problem = this.groupProblem(group);
-      if (problem === '') {
-        this.counters.ignored++;
-        return;
-      }
-      if (problem !== undefined) {
-        this.reject(out, ifc.name, from, 'bad group', problem);
-        return;
-      }
-    }
+    if (g === undefined && !this.mayKeep(ifc, group, from, out)) return;
     if (g !== undefined ? g.ssm : this.isSsm(group)) {
       // RFC 4604 §2.2.3: older-version reports for SSM groups are ignored.
       this.reject(out, ifc.name, from, 'ssm', `${legacyName(msg)} report for source-specific group ${formatAddr(group)} ignored (RFC 4604)`);
