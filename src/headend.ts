@@ -27,6 +27,7 @@ import { formatAddr, parseAddr } from './membership/addr.js';
 import { SessionDriver, type RunningStream, type StartRequest, type StreamHooks, type StreamRunner } from './sessions/driver.js';
 import type { SessionChannel, SessionStatus } from './sessions/core.js';
 import { egressFor } from './sessions/egress.js';
+import { InterfaceFanout } from './sessions/fanout.js';
 import { startDvb, type DvbStream } from './ingest/dvb/stream.js';
 import type { TunerPool } from './ingest/dvb/pool.js';
 import { openStoreFromConfig, type Store } from './store/index.js';
@@ -51,7 +52,7 @@ interface MembershipEventLike { iface: string; group: string; source: string; li
 export interface HeadendStatus {
   startedAt: string;
   interfaces: string[];
-  sessions: Array<SessionStatus & { stream?: ReturnType<Stream['status']> }>;
+  sessions: Array<SessionStatus & { stream?: ReturnType<Stream['status']> & { interfaces: string[] } }>;
   dvb?: ReturnType<TunerPool['status']>;
   counters: SessionDriver['counters'];
   announcer: ReturnType<Announcer['stats']>;
@@ -63,7 +64,7 @@ const NO_TUNERS = 'DVB channels are refused: no tuner configured (dvb.adapters i
 type Stream = RadioStream | DvbStream;
 
 export class Headend {
-  private readonly streams = new Map<string, Stream>();
+  private readonly streams = new Map<string, InterfaceFanout<Stream>>();
   private readonly channels = new Map<string, Channel>();
   /** Station URL → the format it resolved to last time (see RadioDeps.formats). */
   private readonly formats = new Map<string, AudioFormat>();
@@ -170,48 +171,57 @@ export class Headend {
       start: (req: StartRequest, hooks: StreamHooks): RunningStream => {
         const ch = this.channels.get(req.group);
         if (!ch) throw new Error(`no channel for ${req.group}`);
-        const iface = req.ifaces[0];
-        if (!iface) throw new Error('no interface with listeners');
-        const egress = egressFor(req.group, iface);
-        let stream: Stream;
-        if (ch.kind === 'dvb') {
-          if (!this.pool) throw new Error(NO_TUNERS);
-          if (!ch.tuning || !ch.serviceId) throw new Error(`DVB channel "${ch.name}" has no tuning or service id`);
-          stream = startDvb(
-            { group: req.group, channel: { id: ch.id, name: ch.name, serviceId: ch.serviceId, tuning: ch.tuning }, egress },
-            { config: this.config, pool: this.pool, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }) },
-            hooks,
-          );
-        } else {
-          if (!ch.url) throw new Error(`channel "${ch.name}" has no url`);
-          stream = startRadio(
-            { group: req.group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress },
-            { config: this.config, announcer: this.announcer, logger: this.log.child({ room: 'ingest' }), registry: this.registry, formats: this.formats },
-            hooks,
-          );
-        }
-        this.streams.set(req.group, stream);
+        // Radio runs one ffmpeg per interface with listeners; the tuner pool
+        // outputs a group once, so a DVB stream moves with its listeners.
+        const perInterface = ch.kind !== 'dvb';
+        const fanout = new InterfaceFanout<Stream>(
+          (iface, h) => this.startOn(ch, req.group, iface, h),
+          req.ifaces, hooks, perInterface, this.log.child({ room: 'sessions', group: req.group }),
+        );
+        this.streams.set(req.group, fanout);
         return {
           stop: async (reason) => {
-            await stream.stop(reason);
-            if (this.streams.get(req.group) === stream) this.streams.delete(req.group);
+            await fanout.stop(reason);
+            if (this.streams.get(req.group) === fanout) this.streams.delete(req.group);
           },
-          retarget: (ifaces) => stream.retarget?.(ifaces),
+          retarget: (ifaces) => fanout.retarget(ifaces),
         };
       },
     };
   }
 
-  /** The SDP announced for a group while it plays. */
+  /** One stream of a channel out of one interface. */
+  private startOn(ch: Channel, group: string, iface: string, hooks: StreamHooks): Stream {
+    const logger = this.log.child({ room: 'ingest', iface });
+    // dvblast names its interface (ifindex); ffmpeg's is chosen by the address it binds to.
+    const egress = egressFor(group, iface, undefined, ch.kind === 'dvb' ? 'ifindex' : 'bind');
+    if (ch.kind === 'dvb') {
+      if (!this.pool) throw new Error(NO_TUNERS);
+      if (!ch.tuning || !ch.serviceId) throw new Error(`DVB channel "${ch.name}" has no tuning or service id`);
+      return startDvb(
+        { group, channel: { id: ch.id, name: ch.name, serviceId: ch.serviceId, tuning: ch.tuning }, egress },
+        { config: this.config, pool: this.pool, announcer: this.announcer, logger },
+        hooks,
+      );
+    }
+    if (!ch.url) throw new Error(`channel "${ch.name}" has no url`);
+    return startRadio(
+      { group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress, announceKey: `${group}%${iface}` },
+      { config: this.config, announcer: this.announcer, logger, registry: this.registry, formats: this.formats },
+      hooks,
+    );
+  }
+
+  /** The SDP announced for a group while it plays (its first interface's). */
   sdp(group: string): string | undefined {
     return this.streamFor(group)?.sdp();
   }
 
-  /** The running stream of a group (tests use its pid). */
+  /** The running stream of a group on its first interface (tests use its pid). */
   streamFor(group: string): Stream | undefined {
     let key = group;
     try { key = formatAddr(parseAddr(group)); } catch { /* not an address: no stream */ }
-    return this.streams.get(key) ?? this.streams.get(group);
+    return (this.streams.get(key) ?? this.streams.get(group))?.primary();
   }
 
   status(): HeadendStatus {
@@ -219,8 +229,9 @@ export class Headend {
       startedAt: this.startedAt.toISOString(),
       interfaces: this.config.interfaces,
       sessions: this.driver.status().map((s) => {
-        const stream = this.streams.get(s.group);
-        return stream ? { ...s, stream: stream.status() } : s;
+        const fanout = this.streams.get(s.group);
+        const primary = fanout?.primary();
+        return fanout && primary ? { ...s, stream: { ...primary.status(), interfaces: fanout.interfaces() } } : s;
       }),
       counters: { ...this.driver.counters },
       announcer: this.announcer.stats(),

@@ -44,6 +44,8 @@ export interface RadioRequest {
   group: string;
   channel: RadioChannel;
   egress: Egress;
+  /** The announcer's key for this stream's SAP (default: the group); one per interface when a group is served on several. */
+  announceKey?: string;
 }
 
 export interface RadioDeps {
@@ -121,6 +123,10 @@ class RadioRunner implements RadioStream {
     return this.sup?.pid;
   }
 
+  private get announceKey(): string {
+    return this.req.announceKey ?? this.req.group;
+  }
+
   status(): RadioStatus {
     return {
       pid: this.sup?.pid, spawns: this.sup?.spawns ?? 0, format: this.format, payloadType: this.payloadType,
@@ -138,19 +144,11 @@ class RadioRunner implements RadioStream {
     this.log.info({ reason }, 'stopping radio stream');
     // Deletion first: FFmpeg's sap demuxer ends playback on it (RFC 2974 §3.2),
     // and the stream ends right after, so the client sees both together.
-    const withdrawn = this.announced ? this.deps.announcer.withdraw(this.req.group) : Promise.resolve();
+    const withdrawn = this.announced ? this.deps.announcer.withdraw(this.announceKey) : Promise.resolve();
     const exited = this.sup ? stopFfmpeg(this.sup) : undefined;
     this.abort.abort();
     this.station?.close();
     await Promise.all([withdrawn, exited]);
-  }
-
-  retarget(ifaces: string[]): void {
-    // ffmpeg's rtp output has one localaddr; a second interface would need a
-    // second output (tee muxer). Until then the first interface keeps the stream.
-    if (!ifaces.includes(this.req.egress.iface)) {
-      this.log.warn({ ifaces, egress: this.req.egress.iface }, 'listeners moved to other interfaces; the stream stays on its first one');
-    }
   }
 
   private resolveOpts() {
@@ -327,7 +325,7 @@ class RadioRunner implements RadioStream {
       if (this.announced) {
         this.sdpVersion += 1;
         this.currentSdp = this.buildSdp();
-        this.deps.announcer.update(this.req.group, this.currentSdp);
+        this.deps.announcer.update(this.announceKey, this.currentSdp);
       }
     };
     apply(station.metadata);
@@ -359,7 +357,7 @@ class RadioRunner implements RadioStream {
   private announce(): void {
     const { config, announcer } = this.deps;
     this.currentSdp = this.buildSdp();
-    announcer.announce(this.req.group, {
+    announcer.announce(this.announceKey, {
       group: this.req.group,
       sdp: this.currentSdp,
       iface: this.req.egress.iface,

@@ -25,3 +25,10 @@ test('IPv4 group: the interface IPv4 address; none → EgressError naming the in
   assert.throws(() => egressFor('239.1.1.1', 'lan0', { lan0: [v6('fe80::1', 3)] }), (e) => e instanceof EgressError && /lan0/.test(e.message));
   assert.throws(() => egressFor('ff3e::1', 'nope', {}), /interface nope: no such interface/);
 });
+
+test('a sender that picks its interface by binding (ffmpeg) uses the link-local address when there is more than one IPv6 link', () => {
+  const two = { lan0: [v6('fe80::1', 3), v6('2001:db8:1::1', 0)], lan1: [v6('fe80::2', 4), v6('2001:db8:2::1', 0)] };
+  assert.deepEqual(egressFor('ff3e::1', 'lan1', two, 'bind'), { iface: 'lan1', address: 'fe80::2', localaddr: 'fe80::2%lan1', family: 6 });
+  assert.equal(egressFor('ff3e::1', 'lan1', two, 'ifindex').address, '2001:db8:2::1', 'dvblast names the interface itself');
+  assert.equal(egressFor('ff3e::1', 'lan0', { lan0: two.lan0 }, 'bind').address, '2001:db8:1::1', 'one link: the global address');
+});
