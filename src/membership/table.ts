@@ -212,13 +212,12 @@ export function applyRecord(
 
 function setAll(g: GroupState, list: readonly AddrKey[], deadline: number): void {
   const sources = g.sources;
-  for (let i = 0; i < list.length; i++) {
-    const s = list[i];
-    const old = sources.get(s);
-    // A new source, or a blocked one coming back, changes what is forwarded.
-    if (old === undefined || old === 0) g.dirty = true;
-    sources.set(s, deadline);
-  }
+  // What is announced changes only when INCLUDE gains a source (in EXCLUDE
+  // the group is '*' whatever X and Y hold), which the size shows: one map
+  // operation per source on the hottest path.
+  const before = sources.size;
+  for (let i = 0; i < list.length; i++) sources.set(list[i], deadline);
+  if (sources.size !== before) g.dirty = true;
 }
 
 /**
