@@ -302,16 +302,21 @@ export class MembershipEngine {
       const owner = heap.takeDue(at)!;
       if (owner.kind === 'querier') {
         owner.fire(at, out);
-        this.reschedule(owner);
+        this.reschedule(owner, at);
       } else {
         this.fireGroup(owner, at, out);
       }
     }
   }
 
-  private reschedule(owner: Owner): void {
+  /**
+   * Schedules the owner's next wake. After a fire at `firedAt` nothing may be
+   * due again at that instant (the fire handled it); should a timer still say
+   * so, it waits 1 ms rather than spin this loop forever.
+   */
+  private reschedule(owner: Owner, firedAt = -1): void {
     const at = owner.nextWake();
-    if (at !== 0) this.heap.schedule(owner, at);
+    if (at !== 0) this.heap.schedule(owner, at > firedAt ? at : firedAt + 1);
   }
 
   private kill(owner: Owner): void {
@@ -325,7 +330,7 @@ export class MembershipEngine {
     expireRouterTimers(g, at);
     if (g.queryTickAt !== 0 && g.queryTickAt <= at) transmitQueries(g, at, out);
     this.settle(ifc, g, at, out);
-    if (g.alive) this.reschedule(g);
+    if (g.alive) this.reschedule(g, at);
   }
 
   private applyTo(ifc: Interface, now: number, from: AddrKey, msg: MembershipMessage, out: EngineOutput[]): void {

@@ -129,7 +129,10 @@ export class QuerierState implements DeadlineOwner {
         this.sendGeneral(now, out);
       }
     }
-    if (this.nextQueryAt !== 0 && this.nextQueryAt <= now && this.isQuerier) this.sendGeneral(now, out);
+    if (this.nextQueryAt !== 0 && this.nextQueryAt <= now) {
+      if (this.isQuerier) this.sendGeneral(now, out);
+      else this.nextQueryAt = 0;
+    }
   }
 
   private sendGeneral(now: number, out: EngineOutput[]): void {
