@@ -24,9 +24,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, canUseNetns } from '../test/helpers/netns.js';
 import { startIcecast } from '../test/helpers/icecast.js';
-import { now, Probe, Sniffer, startServe, until } from '../src/lab/parts.js';
+import { HEAD_ADDR, headAndClient, now, Probe, Sniffer, startServe, until } from '../src/lab/parts.js';
 
-const HEAD = '2001:db8:1::1';
+const HEAD = HEAD_ADDR;
 const GROUP = 'ff3e:40:2001:db8:1:0:8000:1';
 const DIRECT = 'ff3e:40:2001:db8:1:0:8000:77';
 const JOINS = 20;
@@ -44,11 +44,7 @@ export async function run(): Promise<Record<string, number | string | null>> {
   const dir = await mkdtemp(join(tmpdir(), 'headend-zap-'));
   let ice: Awaited<ReturnType<typeof startIcecast>> | undefined;
   try {
-    const head = await lab.netns('head');
-    const client = await lab.netns('client');
-    await lab.veth(head, 'lan0', client, 'eth0');
-    await head.exec('ip', ['-6', 'addr', 'add', `${HEAD}/64`, 'dev', 'lan0', 'nodad']);
-    await client.exec('ip', ['-6', 'addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad']);
+    const { head, client } = await headAndClient(lab);
     ice = await startIcecast({ inNamespace: head });
     const config = {
       interfaces: ['lan0'],

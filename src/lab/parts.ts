@@ -29,6 +29,23 @@ export interface LabLike {
 
 export const now = (): number => performance.timeOrigin + performance.now();
 
+/** The lab's addresses: the headend's lan0 and the client's eth0 on one /64. */
+export const HEAD_ADDR = '2001:db8:1::1';
+export const CLIENT_ADDR = '2001:db8:1::10';
+
+/**
+ * The lab's shape: a headend namespace (lan0, HEAD_ADDR) and a client
+ * namespace (eth0, CLIENT_ADDR) on a veth pair, addresses usable at once.
+ */
+export async function headAndClient(lab: LabLike, roles = { head: 'head', client: 'client' }): Promise<{ head: NsLike; client: NsLike }> {
+  const head = await lab.netns(roles.head);
+  const client = await lab.netns(roles.client);
+  await lab.veth(head, 'lan0', client, 'eth0');
+  await head.exec('ip', ['-6', 'addr', 'add', `${HEAD_ADDR}/64`, 'dev', 'lan0', 'nodad']);
+  await client.exec('ip', ['-6', 'addr', 'add', `${CLIENT_ADDR}/64`, 'dev', 'eth0', 'nodad']);
+  return { head, client };
+}
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Running from src/ through tsx, or from the build in dist/. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');

@@ -19,7 +19,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { now, Sniffer, startServe, until, type LabLike, type NsLike, type ServeProcess } from './parts.js';
+import { CLIENT_ADDR, HEAD_ADDR, headAndClient, now, Sniffer, startServe, until, type LabLike, type NsLike, type ServeProcess } from './parts.js';
 
 /** What the lab needs of a source server (test/helpers/icecast.ts `startIcecast`). */
 export interface IcecastLike {
@@ -44,8 +44,6 @@ export interface LabOptions {
 
 export type LabFigures = Record<string, number | string | null>;
 
-const HEAD_ADDR = '2001:db8:1::1';
-const CLIENT_ADDR = '2001:db8:1::10';
 export const LAB_GROUP = 'ff3e:40:2001:db8:1:0:8000:1';
 
 /** The config the lab's headend runs with; config/lab.yaml is the commented version of it. */
@@ -77,11 +75,7 @@ export async function runLab(opts: LabOptions): Promise<LabFigures> {
 
   try {
     const started = now();
-    const head = await lab.netns('headend');
-    const client = await lab.netns('client');
-    await lab.veth(head, 'lan0', client, 'eth0');
-    await head.exec('ip', ['-6', 'addr', 'add', `${HEAD_ADDR}/64`, 'dev', 'lan0', 'nodad']);
-    await client.exec('ip', ['-6', 'addr', 'add', `${CLIENT_ADDR}/64`, 'dev', 'eth0', 'nodad']);
+    const { head, client } = await headAndClient(lab, { head: 'headend', client: 'client' });
     say(`namespaces: ${head.name} (lan0 ${HEAD_ADDR}) <-veth-> ${client.name} (eth0 ${CLIENT_ADDR})`);
 
     ice = await opts.startIcecast({ inNamespace: head, name: 'Lab Tone' });

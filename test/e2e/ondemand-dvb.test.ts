@@ -12,10 +12,10 @@ import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { CARRIER_X, SERVICES, startTsSource } from '../ingest/dvb/lab.js';
 import { buildConfig } from '../../src/config.js';
 import { openStoreFromConfig } from '../../src/store/index.js';
-import { Probe, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
+import { HEAD_ADDR, headAndClient, Probe, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2';
-const HEAD = '2001:db8:1::1';
+const HEAD = HEAD_ADDR;
 const GROUP = 'ff3e:40:2001:db8:1:0:9000:2';
 const TS_PORT = 21234;
 const API_PORT = 18082;
@@ -33,11 +33,7 @@ async function status(): Promise<{ live: { sessions: Array<{ group: string; stat
 before(async () => {
   if (skip) return;
   lab = new Lab();
-  head = await lab.netns('head');
-  client = await lab.netns('client');
-  await lab.veth(head, 'lan0', client, 'eth0');
-  await head.exec('ip', ['-6', 'addr', 'add', `${HEAD}/64`, 'dev', 'lan0', 'nodad']);
-  await client.exec('ip', ['-6', 'addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad']);
+  ({ head, client } = await headAndClient(lab) as { head: Netns; client: Netns });
   startTsSource(head, TS_PORT);
   dir = await mkdtemp(join(tmpdir(), 'headend-ondemand-dvb-'));
   const doc = {
