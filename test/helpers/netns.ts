@@ -151,7 +151,8 @@ export async function waitLinkLocal(ns: Netns, ifName: string, timeoutMs = 5000)
   for (;;) {
     const out = await ns.exec('ip', ['-6', '-j', 'addr', 'show', 'dev', ifName, 'scope', 'link']);
     const info = JSON.parse(out || '[]') as Array<{ addr_info: Array<{ local: string; tentative?: boolean }> }>;
-    const addr = info[0]?.addr_info.find((a) => !a.tentative);
+    // `ip -j` lists addresses filtered out by `scope link` as {}: skip those.
+    const addr = info[0]?.addr_info.find((a) => a.local && !a.tentative);
     if (addr) return addr.local;
     if (Date.now() > deadline) throw new Error(`no link-local address on ${ns.name}/${ifName} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
