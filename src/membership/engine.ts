@@ -28,6 +28,18 @@
  * still wants it or the untracked (older-version) listener is present; so
  * the last tracked host leaving makes it idle at once, while the RFC query
  * and timers still run their course (a host we missed can still answer).
+ * A v2 Leave / MLDv1 Done never does that: v2 hosts suppress each other's
+ * reports, so the untracked listener waits LMQT for an answer like the RFC.
+ *
+ * For the live edge:
+ * - pass our own query source addresses to addInterface (IPv4 of the
+ *   interface, IPv6 link-local); a family without one never queries, and
+ *   our own queries heard back are ignored (counted in stats().ignored);
+ * - while another router is querier we send nothing, not even the
+ *   group-specific queries a leave calls for: its queries lower our timers
+ *   (RFC 9776 §6.6.1);
+ * - receive() verifies the MLD checksum over the pseudo-header from
+ *   pkt.from / pkt.to, so pass the real IPv6 source and destination.
  */
 import { formatAddr, inPrefix, isMulticast, isUnspecified, isLinkLocal6, parseAddr, parsePrefix, type AddrKey, type Prefix } from './addr.js';
 import { CodecError, decodeMembership } from './codec.js';
