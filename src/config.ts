@@ -37,6 +37,15 @@ export interface MembershipConfig {
   strict: boolean;
   /** Groups treated as source-specific (RFC 4604): IS_EX / TO_EX records ignored. */
   ssmRanges: string[];
+  /**
+   * What an any-source (EXCLUDE-mode, or IGMPv2/MLDv1) join for a group in
+   * ssmRanges does. 'accept': it counts as a listener on source '*'. The
+   * headend is the source of its own groups, not a router forwarding someone
+   * else's, and ffmpeg's sap:// reader, `ffplay rtp://@[group]` and most
+   * players join any-source, so by default such a join starts the stream.
+   * 'ignore': RFC 4604 §2.2 router behaviour, only (S,G) joins count.
+   */
+  ssmAnySourceJoins: 'accept' | 'ignore';
   maxGroupsPerInterface: number;
   maxSourcesPerGroup: number;
   maxHostsPerInterface: number;
@@ -175,6 +184,7 @@ export const DEFAULT_CONFIG: HeadendConfig = {
     querier: true,
     strict: false,
     ssmRanges: ['232.0.0.0/8', 'ff30::/12'],
+    ssmAnySourceJoins: 'accept',
     maxGroupsPerInterface: 4096,
     maxSourcesPerGroup: 256,
     maxHostsPerInterface: 4096,
@@ -305,6 +315,9 @@ export function buildConfig(doc: Json): HeadendConfig {
   intAtLeast(cfg, 'membership.maxGroupsPerInterface', 1);
   intAtLeast(cfg, 'membership.maxSourcesPerGroup', 1);
   intAtLeast(cfg, 'membership.maxHostsPerInterface', 1);
+  if (m.ssmAnySourceJoins !== 'accept' && m.ssmAnySourceJoins !== 'ignore') {
+    throw new ConfigError('membership.ssmAnySourceJoins', `must be "accept" or "ignore", got ${JSON.stringify(m.ssmAnySourceJoins)}`);
+  }
   for (const [i, r] of m.ssmRanges.entries()) {
     const [addr, bits, extra] = typeof r === 'string' ? r.split('/') : [];
     const max = isIPv4(addr ?? '') ? 32 : isIPv6(addr ?? '') ? 128 : -1;

@@ -135,7 +135,10 @@ export class MembershipEngine {
   private readonly actions: QueryActions = { group: false, sources: [] };
 
   constructor(private readonly cfg: MembershipConfig) {
-    this.ssm = cfg.ssmRanges.map((r) => parsePrefix(r));
+    // With ssmAnySourceJoins 'accept' (the default, see config.ts) no group
+    // gets the RFC 4604 treatment: an any-source join for one of our SSM
+    // groups is a listener like any other.
+    this.ssm = cfg.ssmAnySourceJoins === 'ignore' ? cfg.ssmRanges.map((r) => parsePrefix(r)) : [];
   }
 
   /**

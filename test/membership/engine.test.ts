@@ -91,7 +91,7 @@ test('MLDv1 report and Done: compatibility mode MLDv1, Q(G) sent as MLDv1', () =
 // ---- SSM (RFC 4604) ----
 
 test('SSM group: IS_EX/TO_EX ignored and counted, other records of the report still applied', () => {
-  const e = engine();
+  const e = engine({ ssmAnySourceJoins: 'ignore' });
   const msg = sourceReport(record('TO_EX', 'ff3e::1', []), record('ALLOW', 'ff3e::1', [S1]), record('IS_EX', 'ff3e::2', []));
   const out = e.apply(0, 'lan0', H1, msg);
   assert.deepEqual(events(out), [`active ff3e::1 ${S1}`]);
@@ -101,8 +101,18 @@ test('SSM group: IS_EX/TO_EX ignored and counted, other records of the report st
   assert.deepEqual(e.dump(0).map((r) => r.group), ['ff3e::1']);
 });
 
-test('SSM group: older-version reports and leaves are ignored', () => {
+test('SSM group, default ssmAnySourceJoins accept: an any-source join is a listener on *, as ffmpeg sap:// sends it', () => {
   const e = engine();
+  const join = e.apply(0, 'lan0', H1, sourceReport(record('TO_EX', 'ff3e::1', [])));
+  assert.deepEqual(events(join), ['active ff3e::1 *']);
+  assert.deepEqual(rejected(join), []);
+  assert.equal(e.listeners('lan0', parseAddr('ff3e::1'), '*'), 1);
+  assert.deepEqual(events(e.apply(1, 'lan0', H1, sourceReport(record('TO_IN', 'ff3e::1', [])))), ['idle ff3e::1 *']);
+  assert.deepEqual(events(e.apply(2, 'lan0', V4H1, legacyReport('232.1.1.1', 2))), ['active 232.1.1.1 *']);
+});
+
+test('SSM group: older-version reports and leaves are ignored', () => {
+  const e = engine({ ssmAnySourceJoins: 'ignore' });
   assert.match(rejected(e.apply(0, 'lan0', V4H1, legacyReport('232.1.1.1', 2)))[0], /^ssm: IGMPv2 report/);
   assert.match(rejected(e.apply(0, 'lan0', H1, legacyReport('ff3e::9')))[0], /^ssm: MLDv1 report/);
   assert.deepEqual(e.dump(0), []);
