@@ -118,6 +118,14 @@ function checkInt(field: string, v: number | undefined, min: number, max: number
   if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new FfmpegSpecError(field, `must be an integer ${min}..${max}, got ${v}`);
 }
 
+/**
+ * ffmpeg declares its RTP `ssrc` option as a C int (INT_MIN..INT_MAX) and
+ * refuses 2^31 and above ("out of range", the muxer never starts), yet writes
+ * the 32 bits as they are; so an SSRC (RFC 3550 §5.1, any 32-bit value) goes
+ * over as the signed int with the same bits.
+ */
+const ffmpegSsrc = (ssrc: number): number => ssrc | 0;
+
 /** Builds ffmpeg's argument vector (without the program name). Throws FfmpegSpecError naming the field. */
 export function ffmpegArgs(spec: FfmpegSpec): string[] {
   const { input, output, transcode } = spec;
@@ -176,10 +184,10 @@ export function ffmpegArgs(spec: FfmpegSpec): string[] {
     if (output.serviceProvider) args.push('-metadata', `service_provider=${output.serviceProvider}`);
     // Start sending at once rather than after the default 0.7 s mux delay.
     args.push('-muxdelay', '0', '-muxpreload', '0');
-    if (output.ssrc !== undefined) args.push('-rtp_muxer_options', `ssrc=${output.ssrc}`);
+    if (output.ssrc !== undefined) args.push('-rtp_muxer_options', `ssrc=${ffmpegSsrc(output.ssrc)}`);
     args.push('-f', 'rtp_mpegts');
   } else {
-    if (output.ssrc !== undefined) args.push('-ssrc', String(output.ssrc));
+    if (output.ssrc !== undefined) args.push('-ssrc', String(ffmpegSsrc(output.ssrc)));
     if (output.payload === 'opus') args.push('-payload_type', '96');
     args.push('-f', 'rtp', '-sdp_file', output.sdpFile ?? '/dev/null');
   }

@@ -93,3 +93,11 @@ test('payloadFor: MP3/MP2 pass through as MPA, the rest rides in MPEG-TS', () =>
   assert.deepEqual(payloadFor('application/octet-stream'), { payload: 'mpegts' });
   assert.deepEqual(['mpa', 'mpegts', 'opus'].map((p) => payloadTypeOf(p as 'mpa')), [14, 33, 96]);
 });
+
+test('an SSRC of 2^31 and above goes to ffmpeg as the signed int with the same bits (its option is a C int)', () => {
+  const args = (payload: 'mpa' | 'mpegts', ssrc: number): string[] => ffmpegArgs({ input: { source: 'pipe:0', format: 'mp3' }, output: { payload, ...out6, ssrc } });
+  assert.equal(args('mpa', 3257469797)[args('mpa', 3257469797).indexOf('-ssrc') + 1], '-1037497499');
+  assert.ok(args('mpegts', 0xffffffff).includes('ssrc=-1'));
+  assert.equal(args('mpa', 0x7fffffff)[args('mpa', 0x7fffffff).indexOf('-ssrc') + 1], '2147483647');
+  assert.equal((-1037497499 >>> 0), 3257469797);
+});
