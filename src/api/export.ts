@@ -4,8 +4,9 @@
  * `headend export`.
  *
  * M3U entries are `rtp://[SOURCE]@[group]:5004`. The groups of the plan are
- * SSM (ff3e::/16, 232/8): the membership room ignores any-source joins there
- * (RFC 4604 §2.2), so a player must join (source, group). VLC takes the
+ * SSM (ff3e::/16, 232/8): a player should join (source, group) there
+ * (RFC 4604 §2.2); the membership room counts any-source joins too only while
+ * `membership.ssmAnySourceJoins` is "accept" (the default). VLC takes the
  * source before the `@` (style 'vlc', the default); ffmpeg-based players
  * (Kodi, mpv, ffplay) take `?sources=` (style 'ffmpeg'). Without a known
  * source the entry is the plain `rtp://@[group]:5004` (fine for ASM groups).

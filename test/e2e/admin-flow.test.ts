@@ -288,3 +288,14 @@ test('a station the list brings back keeps its group; one added by a re-sync whi
   await until('the session stops once VLC is gone', async () => (await session(late.group)) === undefined, 10_000);
   await wire.close();
 });
+
+test('export m3u --style ffmpeg → rtp://[group]:5004?sources=HEAD entries that ffprobe (the ffmpeg-based players\' demuxer) opens and decodes', { skip }, async () => {
+  const text = await ok('export', 'm3u', '--style', 'ffmpeg');
+  const c = (await channels()).find((x) => x.name === 'RB Jazz')!;
+  const uri = `rtp://[${c.group}]:5004?sources=${HEAD_ADDR}`;
+  assert.ok(text.split('\n').includes(uri), `${uri} in\n${text}`);
+  const out = await client.exec('ffprobe', ['-v', 'error', '-analyzeduration', '1000000', '-show_entries', 'stream=codec_name,sample_rate', '-of', 'json', uri], { timeoutMs: 20_000 });
+  const streams = (JSON.parse(out) as { streams: Array<{ codec_name: string; sample_rate: string }> }).streams;
+  assert.deepEqual(streams.map((s) => [s.codec_name, s.sample_rate]), [['mp3', '44100']]);
+  await until('the session stops once ffprobe is gone', async () => (await session(c.group)) === undefined, 10_000);
+});
