@@ -42,9 +42,17 @@ export interface RtcpReceiverOptions extends RtcpStatsOptions {
   unicastPort?: number;
 }
 
+/** One group's socket and the interfaces it has joined on (name → IPv4 interface address, if any). */
+interface GroupSocket {
+  socket: dgram.Socket;
+  ready: Promise<void>;
+  joined: Map<string, string | undefined>;
+  closed: boolean;
+}
+
 export class RtcpReceiver {
   readonly stats: RtcpStats;
-  private readonly sockets = new Map<string, dgram.Socket>();
+  private readonly sockets = new Map<string, GroupSocket>();
   private readonly ssrcToGroup = new Map<number, string>();
   private unicast?: dgram.Socket;
   private readonly clock: () => number;
@@ -55,29 +63,45 @@ export class RtcpReceiver {
     this.clock = opts.clock ?? Date.now;
   }
 
-  /** Listens for a group's RTCP. Resolves once the socket is bound and joined. */
+  /**
+   * Listens for a group's RTCP on an interface. A group served on several
+   * interfaces has one socket that joins on each. Resolves once the socket is
+   * bound and joined there; a close() meanwhile wins (nothing is left open).
+   */
   async open(o: RtcpGroupOptions): Promise<void> {
-    if (this.sockets.has(o.group)) return;
     const v4 = isIPv4(o.group);
-    const socket = dgram.createSocket({ type: v4 ? 'udp4' : 'udp6', reuseAddr: true });
-    socket.on('message', (msg, rinfo) => this.onDatagram(o.group, msg, rinfo.address));
-    socket.on('error', (err) => this.opts.logger.warn({ group: o.group, err: err.message }, 'RTCP socket error'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: o.group, port: o.port ?? 5005 }, () => {
-        socket.off('error', reject);
-        resolve();
+    let g = this.sockets.get(o.group);
+    if (!g) {
+      const socket = dgram.createSocket({ type: v4 ? 'udp4' : 'udp6', reuseAddr: true });
+      socket.on('message', (msg, rinfo) => this.onDatagram(o.group, msg, rinfo.address));
+      const ready = new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        // Closed while binding: open() returns and finds it closed.
+        socket.once('close', () => resolve());
+        socket.bind({ address: o.group, port: o.port ?? 5005 }, () => {
+          socket.off('error', reject);
+          socket.on('error', (err) => this.opts.logger.warn({ group: o.group, err: err.message }, 'RTCP socket error'));
+          resolve();
+        });
       });
-    });
+      const created: GroupSocket = { socket, ready, joined: new Map(), closed: false };
+      g = created;
+      this.sockets.set(o.group, created);
+      this.stats.open(o.group, o.ssrc);
+      if (o.ssrc !== undefined) this.ssrcToGroup.set(o.ssrc, o.group);
+      ready.catch(() => { if (this.sockets.get(o.group) === created) this.close(o.group); });
+    }
+    const mine = g;
+    await mine.ready;
+    if (mine.closed || mine.joined.has(o.iface)) return;
+    const via = v4 ? o.ifaceAddress4 : `::%${o.iface}`;
     try {
-      socket.addMembership(o.group, v4 ? o.ifaceAddress4 : `::%${o.iface}`);
+      mine.socket.addMembership(o.group, via);
     } catch (err) {
-      socket.close();
+      if (mine.joined.size === 0) this.close(o.group);
       throw new Error(`RTCP: cannot join ${o.group} on ${o.iface}: ${(err as Error).message}`);
     }
-    this.sockets.set(o.group, socket);
-    this.stats.open(o.group, o.ssrc);
-    if (o.ssrc !== undefined) this.ssrcToGroup.set(o.ssrc, o.group);
+    mine.joined.set(o.iface, via);
     this.opts.logger.debug({ group: o.group, iface: o.iface }, 'listening for RTCP');
   }
 
@@ -94,13 +118,33 @@ export class RtcpReceiver {
     this.unicast = socket;
   }
 
+  /** Stops listening on one interface; the group's socket closes with its last interface. */
+  leave(group: string, iface: string): void {
+    const g = this.sockets.get(group);
+    if (!g) return;
+    if (g.joined.has(iface)) {
+      const via = g.joined.get(iface);
+      g.joined.delete(iface);
+      try { g.socket.dropMembership(group, via); } catch { /* the interface may be gone; closing drops it anyway */ }
+    }
+    if (g.joined.size === 0) this.close(group);
+  }
+
+  /** Stops listening for a group everywhere (safe to call twice, or while open() is still binding). */
   close(group: string): void {
-    const socket = this.sockets.get(group);
-    if (!socket) return;
+    const g = this.sockets.get(group);
+    if (!g) return;
     this.sockets.delete(group);
-    socket.close();
+    g.closed = true;
+    g.joined.clear();
+    try { g.socket.close(); } catch { /* not bound yet, or already closed */ }
     this.stats.close(group);
-    for (const [ssrc, g] of this.ssrcToGroup) if (g === group) this.ssrcToGroup.delete(ssrc);
+    for (const [ssrc, owner] of this.ssrcToGroup) if (owner === group) this.ssrcToGroup.delete(ssrc);
+  }
+
+  /** Groups listened for now. */
+  groups(): string[] {
+    return [...this.sockets.keys()];
   }
 
   reception(group: string): ChannelReception | undefined {

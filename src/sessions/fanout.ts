@@ -21,6 +21,12 @@ export interface InterfaceStream extends RunningStream {
 
 export type StartOnInterface<S extends InterfaceStream> = (iface: string, hooks: StreamHooks) => S;
 
+/** Told when a stream starts on an interface and when it is gone from it (e.g. to listen for RTCP there). */
+export interface InterfaceEdges {
+  added(iface: string): void;
+  removed(iface: string): void;
+}
+
 export class InterfaceFanout<S extends InterfaceStream> implements RunningStream {
   private readonly streams = new Map<string, S>();
   private readonly leaving = new Set<Promise<void>>();
@@ -34,6 +40,7 @@ export class InterfaceFanout<S extends InterfaceStream> implements RunningStream
     private readonly hooks: StreamHooks,
     private readonly perInterface: boolean,
     private readonly log: Logger,
+    private readonly edges?: InterfaceEdges,
   ) {
     const [first, ...rest] = ifaces;
     if (first === undefined) throw new Error('no interface with listeners');
@@ -91,6 +98,16 @@ export class InterfaceFanout<S extends InterfaceStream> implements RunningStream
     };
     stream = this.startOn(iface, hooks);
     this.streams.set(iface, stream);
+    this.tell('added', iface);
+  }
+
+  /** An observer that throws must not break the session. */
+  private tell(edge: keyof InterfaceEdges, iface: string): void {
+    try {
+      this.edges?.[edge](iface);
+    } catch (err) {
+      this.log.error({ iface, edge, err }, 'interface observer failed');
+    }
   }
 
   /** A start after the first: a throw (no address on that interface ...) fails the session, as a failed stream would. */
@@ -107,7 +124,9 @@ export class InterfaceFanout<S extends InterfaceStream> implements RunningStream
     const stream = this.streams.get(iface);
     if (!stream) return Promise.resolve();
     this.streams.delete(iface);
-    const p = stream.stop(reason).catch((err: unknown) => this.log.error({ iface, err }, 'stream stop failed'));
+    const p = stream.stop(reason)
+      .catch((err: unknown) => this.log.error({ iface, err }, 'stream stop failed'))
+      .finally(() => this.tell('removed', iface));
     this.leaving.add(p);
     void p.finally(() => this.leaving.delete(p));
     return p;

@@ -64,3 +64,20 @@ test('a start that throws on a later interface fails the session; on the first i
   assert.deepEqual(failed, ['lan1: interface lan1: has no IPv6 address']);
   await fan.stop('x');
 });
+
+test('interface edges: told when a stream starts on an interface and once it is gone from it', async () => {
+  const edges: string[] = [];
+  const started: Rec[] = [];
+  const fan = new InterfaceFanout<Rec>((iface, hooks) => {
+    const rec: Rec = { iface, hooks, stops: [], pid: undefined, sdp: () => undefined, stop: async (r) => { rec.stops.push(r); edges.push(`stopping ${iface}`); } };
+    started.push(rec);
+    return rec;
+  }, ['lan0', 'lan1'], { live: () => undefined, failed: () => undefined }, true, silentLogger,
+  { added: (i) => edges.push(`+${i}`), removed: (i) => { edges.push(`-${i}`); if (i === 'lan1') throw new Error('observer bug'); } });
+  assert.deepEqual(edges, ['+lan0', '+lan1']);
+  fan.retarget(['lan1']);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(edges, ['+lan0', '+lan1', 'stopping lan0', '-lan0'], 'removed only after the stream stopped');
+  await fan.stop('last listener left');
+  assert.deepEqual(edges.slice(4), ['stopping lan1', '-lan1'], 'a throwing observer does not break stop()');
+});
