@@ -24,19 +24,23 @@
 import type { ChildProcess } from 'node:child_process';
 import type { HeadendConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { buildSdp } from '../announce/sdp.js';
 import type { Announcer } from '../announce/announcer.js';
+import { ChannelAnnouncement, type ChannelDescription, type SdpPayload } from '../announce/channel.js';
 import type { Egress } from '../sessions/egress.js';
 import type { RunningStream, StreamHooks } from '../sessions/driver.js';
-import { ChildSupervisor, type ChildRegistry } from './supervisor.js';
+import { backoffFromConfig, ChildSupervisor, type ChildRegistry } from './supervisor.js';
 import { resolveStation, ResolveError, type AudioFormat, type ResolvedStation, type StreamMetadata } from './resolve.js';
-import { ffmpegArgs, payloadFor, payloadTypeOf } from './ffmpeg.js';
+import { ffmpegArgs, payloadFor, payloadTypeOf, type PayloadChoice, type RtpPayload } from './ffmpeg.js';
 
 export interface RadioChannel {
   id?: number;
   name: string;
   url: string;
-  /** Directory hint ('MP3', 'audio/aac' ...): only a guess, the resolver decides. */
+  /**
+   * Directory hint ('MP3', 'audio/aac' ...): only a guess, the resolver
+   * decides. Or the admin's choice of RTP payload: 'mpa', 'mpegts' or 'opus'
+   * (see payloadOverride).
+   */
   codec?: string;
 }
 
@@ -46,6 +50,8 @@ export interface RadioRequest {
   egress: Egress;
   /** The announcer's key for this stream's SAP (default: the group); one per interface when a group is served on several. */
   announceKey?: string;
+  /** Our RTP SSRC (RFC 3550 §8), so RTCP reports about this stream can be told from others; default: ffmpeg's random one. */
+  ssrc?: number;
 }
 
 export interface RadioDeps {
@@ -83,10 +89,47 @@ export interface RadioStream extends RunningStream {
   readonly pid: number | undefined;
 }
 
-/** True for source-specific groups (RFC 4607 §1: 232/8, ff3x::/32): the SDP then carries a source filter. */
-export function isSsmGroup(group: string): boolean {
-  if (group.includes(':')) return /^ff3[0-9a-f]:/i.test(group);
-  return group.startsWith('232.');
+export { isSsmGroup } from '../announce/channel.js';
+
+/**
+ * The payload a channel's codec field asks for, if it names one (issue 3:
+ * "per-channel override"): 'mpa' (PT 14), 'mpegts' (PT 33) or 'opus'
+ * (dynamic PT 96, RFC 7587). Any other value is a directory's codec hint.
+ */
+export function payloadOverride(codec: string | undefined): RtpPayload | undefined {
+  const c = codec?.trim().toLowerCase();
+  return c === 'mpa' || c === 'mpegts' || c === 'opus' ? c : undefined;
+}
+
+/** Opus over RTP is always 48 kHz in the rtpmap (RFC 7587 §4.1); 2 channels so stereo sources stay stereo. */
+const OPUS = { codec: 'opus', sampleRate: 48_000, channels: 2, bitrateKbps: 96 } as const;
+
+/**
+ * How to carry a source of `format` when the channel asks for `override`:
+ * what can ride as it is does (MP3/MP2 in MPA, anything in TS); the rest is
+ * re-encoded (to MP3 for MPA, to Opus for Opus).
+ */
+export function choosePayload(format: string, override?: RtpPayload): PayloadChoice {
+  const choice = payloadFor(format);
+  if (!override || override === choice.payload && !choice.transcode) return choice;
+  const input = choice.format ? { format: choice.format } : {};
+  switch (override) {
+    case 'opus':
+      return { ...input, payload: 'opus', transcode: { codec: 'opus', bitrateKbps: OPUS.bitrateKbps, sampleRate: OPUS.sampleRate, channels: OPUS.channels } };
+    case 'mpa':
+      return choice.payload === 'mpa' ? choice : { ...input, payload: 'mpa', transcode: { codec: 'mp3', bitrateKbps: 128 } };
+    case 'mpegts':
+      // MP3 rides in TS as it is; sources that needed a transcode keep it.
+      return { ...choice, payload: 'mpegts' };
+  }
+}
+
+/** The SDP's payload lines for a payload kind (RFC 3551 §6 static types; RFC 7587 §7 for Opus). */
+export function sdpPayloadOf(payload: RtpPayload): SdpPayload {
+  const payloadType = payloadTypeOf(payload);
+  return payload === 'opus'
+    ? { payloadType, rtpmap: { codec: 'opus', rate: OPUS.sampleRate, channels: OPUS.channels } }
+    : { payloadType };
 }
 
 /** ffmpeg's progress period: how late "live" can be noticed after the first packet. */
@@ -102,20 +145,18 @@ class RadioRunner implements RadioStream {
   private sup: ChildSupervisor | undefined;
   private station: ResolvedStation | undefined;
   private stopped = false;
-  private announced = false;
   private everLive = false;
-  private readonly sessionId = String(Math.floor(Date.now() / 1000) + 2_208_988_800); // NTP seconds, RFC 8866 §5.2
-  private sdpVersion = 1;
-  private currentSdp: string | undefined;
+  private readonly announcement: ChannelAnnouncement;
   private meta: { title?: string; url?: string } = {};
   private format: AudioFormat | undefined;
-  private payloadType: number | undefined;
+  private payload: RtpPayload | undefined;
   private bytesOut = 0;
   /** The first ffmpeg's stdin while the station is still resolving. */
   private pending: { child: ChildProcess; stdin: NodeJS.WritableStream } | undefined;
 
   constructor(private readonly req: RadioRequest, private readonly deps: RadioDeps, private readonly hooks: StreamHooks) {
     this.log = deps.logger.child({ group: req.group, channel: req.channel.name });
+    this.announcement = new ChannelAnnouncement({ config: deps.config, announcer: deps.announcer, group: req.group, egress: req.egress, key: req.announceKey ?? req.group });
     void this.run();
   }
 
@@ -123,28 +164,25 @@ class RadioRunner implements RadioStream {
     return this.sup?.pid;
   }
 
-  private get announceKey(): string {
-    return this.req.announceKey ?? this.req.group;
-  }
-
   status(): RadioStatus {
     return {
-      pid: this.sup?.pid, spawns: this.sup?.spawns ?? 0, format: this.format, payloadType: this.payloadType,
-      finalUrl: this.station?.finalUrl, title: this.meta.title, sdpVersion: this.sdpVersion, bytesOut: this.bytesOut,
+      pid: this.sup?.pid, spawns: this.sup?.spawns ?? 0, format: this.format,
+      payloadType: this.payload ? payloadTypeOf(this.payload) : undefined,
+      finalUrl: this.station?.finalUrl, title: this.meta.title, sdpVersion: this.announcement.sdpVersion, bytesOut: this.bytesOut,
     };
   }
 
   sdp(): string | undefined {
-    return this.currentSdp;
+    return this.announcement.sdp();
   }
 
   async stop(reason: string): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.log.info({ reason }, 'stopping radio stream');
+    this.log.info({ reason, pid: this.pid }, 'stopping radio stream');
     // Deletion first: FFmpeg's sap demuxer ends playback on it (RFC 2974 §3.2),
     // and the stream ends right after, so the client sees both together.
-    const withdrawn = this.announced ? this.deps.announcer.withdraw(this.announceKey) : Promise.resolve();
+    const withdrawn = this.announcement.withdraw();
     const exited = this.sup ? stopFfmpeg(this.sup) : undefined;
     this.abort.abort();
     this.station?.close();
@@ -191,7 +229,7 @@ class RadioRunner implements RadioStream {
     this.deps.formats?.set(url, station.format);
     this.watchMetadata(station);
     if (station.format !== guess) {
-      this.log.info({ guessed: guess, format: station.format }, 'station format differs from the guess: starting ffmpeg again');
+      this.log.info({ guessed: guess, format: station.format, pid: sup.pid }, 'station format differs from the guess: starting ffmpeg again');
       this.pending = undefined;
       await stopFfmpeg(sup);
       if (this.stopped) return;
@@ -213,12 +251,15 @@ class RadioRunner implements RadioStream {
     const { config, registry } = this.deps;
     const { egress, group } = this.req;
     // The resolver's format names the demuxer (no probing); 'unknown' lets ffmpeg probe.
-    const choice = payloadFor(format === 'unknown' ? '' : format);
-    this.payloadType = payloadTypeOf(choice.payload);
+    const choice = choosePayload(format === 'unknown' ? '' : format, payloadOverride(this.req.channel.codec));
+    this.payload = choice.payload;
     const args = ffmpegArgs({
       // No -re: a live station paces itself; only icecast's connect burst leaves early.
       input: { source: 'pipe:0', ...(choice.format ? { format: choice.format } : {}) },
-      output: { payload: choice.payload, group, port: config.rtp.port, ttl: config.rtp.ttl, localAddress: egress.localaddr },
+      output: {
+        payload: choice.payload, group, port: config.rtp.port, ttl: config.rtp.ttl, localAddress: egress.localaddr,
+        ...(this.req.ssrc !== undefined ? { ssrc: this.req.ssrc } : {}),
+      },
       ...(choice.transcode ? { transcode: choice.transcode } : {}),
       progress: { periodS: STATS_PERIOD_S },
     });
@@ -233,7 +274,7 @@ class RadioRunner implements RadioStream {
       // Up = the first RTP bytes left (see the progress parser below).
       startupCheck: { kind: 'custom', timeoutMs: config.ingest.connectTimeoutMs + config.ingest.stallTimeoutMs },
       watchdog: { stallMs: config.ingest.stallTimeoutMs, progress: 'custom' },
-      backoff: { initialMs: config.ingest.restartBackoffMs, maxMs: config.ingest.restartBackoffMaxMs, maxRestarts: config.ingest.maxRestarts },
+      backoff: backoffFromConfig(config.ingest),
       registry,
       onSpawn: (child, attempt) => this.onSpawn(child, attempt),
     });
@@ -242,10 +283,10 @@ class RadioRunner implements RadioStream {
       if (sup !== this.sup) return;
       if (!this.everLive) {
         this.everLive = true;
-        this.announce();
+        this.announcement.announce(this.describe());
         this.hooks.live();
       } else {
-        this.log.info({ attempt }, 'ffmpeg back up after a restart');
+        this.log.info({ attempt, pid: sup.pid }, 'ffmpeg back up after a restart');
       }
     });
     sup.on('failed', ({ reason }) => {
@@ -275,7 +316,7 @@ class RadioRunner implements RadioStream {
           return;
         }
         if (station.format !== this.format) {
-          this.log.warn({ was: this.format, now: station.format }, 'station changed format; ffmpeg keeps the old input format until the next start');
+          this.log.warn({ was: this.format, now: station.format, pid: child.pid }, 'station changed format; ffmpeg keeps the old input format until the next start');
         }
         this.station = station;
         this.watchMetadata(station);
@@ -283,7 +324,7 @@ class RadioRunner implements RadioStream {
       },
       (err: unknown) => {
         // ffmpeg sees end of input, exits, and the supervisor backs off and tries again.
-        this.log.warn({ err: describeFailure(err), attempt }, 'resolving again after a restart failed');
+        this.log.warn({ err: describeFailure(err), attempt, pid: child.pid }, 'resolving again after a restart failed');
         stdin.end();
       },
     );
@@ -321,51 +362,22 @@ class RadioRunner implements RadioStream {
       const next = { title: m.title || undefined, url: m.url || undefined };
       if (next.title === this.meta.title && next.url === this.meta.url) return;
       this.meta = next;
-      this.log.info({ title: next.title }, 'stream title');
-      if (this.announced) {
-        this.sdpVersion += 1;
-        this.currentSdp = this.buildSdp();
-        this.deps.announcer.update(this.announceKey, this.currentSdp);
-      }
+      this.log.info({ title: next.title, pid: this.pid }, 'stream title');
+      if (this.announcement.isAnnounced) this.announcement.announce(this.describe());
     };
     apply(station.metadata);
     station.on('metadata', apply);
   }
 
-  private buildSdp(): string {
-    const { config } = this.deps;
-    const { group, egress, channel } = this.req;
-    return buildSdp({
-      group,
-      ...(isSsmGroup(group) ? { source: egress.address } : {}),
-      port: config.rtp.port,
-      rtcpPort: config.rtp.rtcpPort,
-      payloadType: this.payloadType ?? 33,
+  private describe(): ChannelDescription {
+    return {
       // s= is what the station calls itself; the admin's name when it does not say.
-      name: this.station?.icy.name || channel.name,
+      name: this.station?.icy.name || this.req.channel.name,
       ...(this.meta.title ? { info: this.meta.title } : {}),
       ...(this.meta.url ? { url: this.meta.url } : {}),
       ...(this.station?.icy.bitrate ? { bandwidthKbps: this.station.icy.bitrate } : {}),
-      sessionId: this.sessionId,
-      sessionVersion: this.sdpVersion,
-      originAddress: egress.address,
-      tool: 'mcast-headend 0.1.0',
-      ttl: config.rtp.ttl,
-    });
-  }
-
-  private announce(): void {
-    const { config, announcer } = this.deps;
-    this.currentSdp = this.buildSdp();
-    announcer.announce(this.announceKey, {
-      group: this.req.group,
-      sdp: this.currentSdp,
-      iface: this.req.egress.iface,
-      originAddress: this.req.egress.address,
-      ttl: config.announce.ttl,
-      alsoScoped: config.announce.scopedAddress,
-    });
-    this.announced = true;
+      payload: sdpPayloadOf(this.payload ?? 'mpegts'),
+    };
   }
 }
 

@@ -16,10 +16,10 @@ import { readFileSync } from 'node:fs';
 import type { HeadendConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { Announcer } from '../../announce/announcer.js';
-import { buildSdp, PT_MP2T } from '../../announce/sdp.js';
+import { ChannelAnnouncement, type ChannelDescription } from '../../announce/channel.js';
+import { PT_MP2T } from '../../announce/sdp.js';
 import type { Egress } from '../../sessions/egress.js';
 import type { RunningStream, StreamHooks } from '../../sessions/driver.js';
-import { isSsmGroup } from '../radio.js';
 import type { DvbTuning } from './carrier.js';
 import type { DvbServiceHandle, TunerPool, TunerPoolEvents } from './pool.js';
 
@@ -76,11 +76,8 @@ class DvbRunner implements DvbStream {
   private readonly log: Logger;
   private handle: DvbServiceHandle | undefined;
   private stopped = false;
-  private announced = false;
   private names: { name: string; provider: string } | null = null;
-  private readonly sessionId = String(Math.floor(Date.now() / 1000) + 2_208_988_800); // NTP seconds, RFC 8866 §5.2
-  private sdpVersion = 1;
-  private currentSdp: string | undefined;
+  private readonly announcement: ChannelAnnouncement;
   private readonly onFailed = (e: TunerPoolEvents['failed'][0]): void => {
     if (this.stopped || !e.groups.includes(this.req.group)) return;
     this.handle = undefined;
@@ -89,6 +86,7 @@ class DvbRunner implements DvbStream {
 
   constructor(private readonly req: DvbStreamRequest, private readonly deps: DvbStreamDeps, private readonly hooks: StreamHooks) {
     this.log = deps.logger.child({ group: req.group, channel: req.channel.name, serviceId: req.channel.serviceId });
+    this.announcement = new ChannelAnnouncement({ config: deps.config, announcer: deps.announcer, group: req.group, egress: req.egress });
     void this.run();
   }
 
@@ -102,21 +100,21 @@ class DvbRunner implements DvbStream {
       ...(this.pid !== undefined ? { pid: this.pid } : {}),
       serviceId: this.req.channel.serviceId,
       ...(this.names ? { serviceName: this.names.name, provider: this.names.provider } : {}),
-      sdpVersion: this.sdpVersion,
+      sdpVersion: this.announcement.sdpVersion,
     };
   }
 
   sdp(): string | undefined {
-    return this.currentSdp;
+    return this.announcement.sdp();
   }
 
   async stop(reason: string): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.log.info({ reason }, 'stopping DVB service');
+    this.log.info({ reason, pid: this.pid }, 'stopping DVB service');
     this.deps.pool.off('failed', this.onFailed);
     // Deletion first (RFC 2974 §3.2), then the output goes.
-    const withdrawn = this.announced ? this.deps.announcer.withdraw(this.req.group) : Promise.resolve();
+    const withdrawn = this.announcement.withdraw();
     const handle = this.handle;
     this.handle = undefined;
     await Promise.all([withdrawn, handle ? this.deps.pool.release(handle) : undefined]);
@@ -125,7 +123,7 @@ class DvbRunner implements DvbStream {
   retarget(ifaces: string[]): void {
     // One dvblast output line has one ifindex; the first interface keeps the service.
     if (!ifaces.includes(this.req.egress.iface)) {
-      this.log.warn({ ifaces, egress: this.req.egress.iface }, 'listeners moved to other interfaces; the service stays on its first one');
+      this.log.warn({ ifaces, egress: this.req.egress.iface, pid: this.pid }, 'listeners moved to other interfaces; the service stays on its first one');
     }
   }
 
@@ -151,47 +149,20 @@ class DvbRunner implements DvbStream {
     }
     this.handle = handle;
     this.hooks.live();
-    this.announce();
+    this.announcement.announce(this.describe());
     // The SDT names the service; it repeats at least every 2 s (EN 300 468 §5.2.3 via TR 101 211).
     const names = await pool.sdt(handle);
     if (this.stopped || !names) return;
     this.names = names;
-    this.sdpVersion += 1;
-    this.currentSdp = this.buildSdp();
-    this.deps.announcer.update(group, this.currentSdp);
-    this.log.info({ serviceName: names.name, provider: names.provider }, 'service named from the SDT');
+    this.announcement.announce(this.describe());
+    this.log.info({ serviceName: names.name, provider: names.provider, pid: this.pid }, 'service named from the SDT');
   }
 
-  private buildSdp(): string {
-    const { config } = this.deps;
-    const { group, egress, channel } = this.req;
-    return buildSdp({
-      group,
-      ...(isSsmGroup(group) ? { source: egress.address } : {}),
-      port: config.rtp.port,
-      rtcpPort: config.rtp.rtcpPort,
-      payloadType: PT_MP2T,
-      name: this.names?.name || channel.name,
+  private describe(): ChannelDescription {
+    return {
+      name: this.names?.name || this.req.channel.name,
       ...(this.names?.provider ? { info: this.names.provider } : {}),
-      sessionId: this.sessionId,
-      sessionVersion: this.sdpVersion,
-      originAddress: egress.address,
-      tool: 'mcast-headend 0.1.0',
-      ttl: config.rtp.ttl,
-    });
-  }
-
-  private announce(): void {
-    const { config, announcer } = this.deps;
-    this.currentSdp = this.buildSdp();
-    announcer.announce(this.req.group, {
-      group: this.req.group,
-      sdp: this.currentSdp,
-      iface: this.req.egress.iface,
-      originAddress: this.req.egress.address,
-      ttl: config.announce.ttl,
-      alsoScoped: config.announce.scopedAddress,
-    });
-    this.announced = true;
+      payload: { payloadType: PT_MP2T },
+    };
   }
 }
