@@ -15,6 +15,8 @@
  * closes the announcer, the API and the store. Safe to call twice.
  */
 import type { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { HeadendConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -31,11 +33,15 @@ import { InterfaceFanout } from './sessions/fanout.js';
 import { startDvb, type DvbStream } from './ingest/dvb/stream.js';
 import type { TunerPool } from './ingest/dvb/pool.js';
 import { openStoreFromConfig, type Store } from './store/index.js';
+import { RtcpReceiver } from './rtcp/receiver.js';
+import { describeReception, type ChannelReception } from './rtcp/stats.js';
 import type { Channel } from './store/types.js';
 
 /** What the headend needs from a membership source (LiveMembership, or a stand-in in tests). */
 export interface MembershipSource extends Pick<EventEmitter, 'on'> {
-  stats(): unknown;
+  stats(): object;
+  /** The membership table (LiveMembership.dump()), for the status page. */
+  dump?(): unknown[];
   close(): void;
 }
 
@@ -52,11 +58,17 @@ interface MembershipEventLike { iface: string; group: string; source: string; li
 export interface HeadendStatus {
   startedAt: string;
   interfaces: string[];
-  sessions: Array<SessionStatus & { stream?: ReturnType<Stream['status']> & { interfaces: string[] } }>;
+  sessions: Array<SessionStatus & {
+    stream?: ReturnType<Stream['status']> & { interfaces: string[] };
+    /** What the receivers report by RTCP (RFC 3550 §6.4), while the stream runs. */
+    rtcp?: ChannelReception;
+    /** "2 listeners by MLD, 2 receivers by RTCP, 0.1 % loss" */
+    summary?: string;
+  }>;
   dvb?: ReturnType<TunerPool['status']>;
   counters: SessionDriver['counters'];
   announcer: ReturnType<Announcer['stats']>;
-  membership?: unknown;
+  membership?: object & { table?: unknown[] };
 }
 
 const NO_TUNERS = 'DVB channels are refused: no tuner configured (dvb.adapters is empty)';
@@ -75,6 +87,8 @@ export class Headend {
   private app: FastifyInstance | undefined;
   /** DVB tuners, when dvb.adapters lists any. */
   private pool: TunerPool | undefined;
+  /** Receivers' reports on [group]:5005 for every running stream. */
+  private readonly rtcp: RtcpReceiver;
   /** Where the API listens, once it does. */
   apiAddress: string | undefined;
 
@@ -84,12 +98,14 @@ export class Headend {
     readonly store: Store,
     private readonly announcer: Announcer,
     private readonly registry: ChildRegistry,
-  ) {}
+  ) {
+    this.rtcp = new RtcpReceiver({ logger: log.child({ room: 'rtcp' }) });
+  }
 
   static async start(config: HeadendConfig, opts: HeadendOptions): Promise<Headend> {
     const log = opts.logger;
     const store = openStoreFromConfig(config, { logger: log.child({ room: 'store' }) });
-    const registry = ChildRegistry.besideDatabase(config.database, log);
+    const registry = ChildRegistry.fromConfig(config, log);
     const reaped = registry.reapLeftovers();
     if (reaped.length) log.warn({ pgids: reaped }, 'killed children left over by a previous run');
     const announcer = new Announcer({
@@ -174,15 +190,26 @@ export class Headend {
         // Radio runs one ffmpeg per interface with listeners; the tuner pool
         // outputs a group once, so a DVB stream moves with its listeners.
         const perInterface = ch.kind !== 'dvb';
+        // Our SSRC (RFC 3550 §8: random), the same on every interface, so RTCP
+        // blocks about our stream are told from others; dvblast picks its own,
+        // and undefined lets every report block count.
+        const ssrc = ch.kind === 'dvb' ? undefined : randomInt(1, 0xffff_ffff);
         const fanout = new InterfaceFanout<Stream>(
-          (iface, h) => this.startOn(ch, req.group, iface, h),
-          req.ifaces, hooks, perInterface, this.log.child({ room: 'sessions', group: req.group }),
+          (iface, h) => this.startOn(ch, req.group, iface, h, ssrc),
+          req.ifaces, hooks, perInterface, this.log.child({ room: 'sessions', group: req.group, channel: ch.name }),
+          {
+            added: (iface) => this.listenRtcp(req.group, iface, ssrc),
+            removed: (iface) => this.rtcp.leave(req.group, iface),
+          },
         );
         this.streams.set(req.group, fanout);
         return {
           stop: async (reason) => {
             await fanout.stop(reason);
-            if (this.streams.get(req.group) === fanout) this.streams.delete(req.group);
+            if (this.streams.get(req.group) === fanout) {
+              this.streams.delete(req.group);
+              this.rtcp.close(req.group);
+            }
           },
           retarget: (ifaces) => fanout.retarget(ifaces),
         };
@@ -190,8 +217,23 @@ export class Headend {
     };
   }
 
+  /**
+   * Hears the receivers' RTCP for a group on an interface while a stream
+   * runs there. The socket's join makes the kernel report membership from our
+   * own address; the membership edge drops our own reports, so it never
+   * counts the headend as a listener.
+   */
+  private listenRtcp(group: string, iface: string, ssrc: number | undefined): void {
+    let ifaceAddress4: string | undefined;
+    if (isIPv4(group)) {
+      try { ifaceAddress4 = egressFor(group, iface).address; } catch { /* the stream fails on its own for this */ }
+    }
+    this.rtcp.open({ group, iface, port: this.config.rtp.rtcpPort, ...(ssrc !== undefined ? { ssrc } : {}), ...(ifaceAddress4 ? { ifaceAddress4 } : {}) })
+      .catch((err: unknown) => this.log.warn({ room: 'rtcp', group, iface, err: (err as Error).message }, 'cannot listen for RTCP: no reception figures for this stream'));
+  }
+
   /** One stream of a channel out of one interface. */
-  private startOn(ch: Channel, group: string, iface: string, hooks: StreamHooks): Stream {
+  private startOn(ch: Channel, group: string, iface: string, hooks: StreamHooks, ssrc?: number): Stream {
     const logger = this.log.child({ room: 'ingest', iface });
     // dvblast names its interface (ifindex); ffmpeg's is chosen by the address it binds to.
     const egress = egressFor(group, iface, undefined, ch.kind === 'dvb' ? 'ifindex' : 'bind');
@@ -206,7 +248,7 @@ export class Headend {
     }
     if (!ch.url) throw new Error(`channel "${ch.name}" has no url`);
     return startRadio(
-      { group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress, announceKey: `${group}%${iface}` },
+      { group, channel: { id: ch.id, name: ch.name, url: ch.url, ...(ch.codec ? { codec: ch.codec } : {}) }, egress, announceKey: `${group}%${iface}`, ...(ssrc !== undefined ? { ssrc } : {}) },
       { config: this.config, announcer: this.announcer, logger, registry: this.registry, formats: this.formats },
       hooks,
     );
@@ -231,12 +273,19 @@ export class Headend {
       sessions: this.driver.status().map((s) => {
         const fanout = this.streams.get(s.group);
         const primary = fanout?.primary();
-        return fanout && primary ? { ...s, stream: { ...primary.status(), interfaces: fanout.interfaces() } } : s;
+        if (!fanout || !primary) return s;
+        const rtcp = this.rtcp.reception(s.group);
+        return {
+          ...s,
+          stream: { ...primary.status(), interfaces: fanout.interfaces() },
+          ...(rtcp ? { rtcp } : {}),
+          summary: describeReception(s.listeners, isIPv4(s.group) ? 'IGMP' : 'MLD', rtcp),
+        };
       }),
       counters: { ...this.driver.counters },
       announcer: this.announcer.stats(),
       ...(this.pool ? { dvb: this.pool.status() } : {}),
-      ...(this.membership ? { membership: this.membership.stats() } : {}),
+      ...(this.membership ? { membership: { ...this.membership.stats(), ...(this.membership.dump ? { table: this.membership.dump() } : {}) } } : {}),
     };
   }
 
@@ -245,6 +294,7 @@ export class Headend {
       this.log.info('headend stopping');
       this.membership?.close();
       await this.driver?.close('shutdown');
+      this.rtcp.closeAll();
       await this.pool?.close();
       await this.announcer.close();
       await this.app?.close();

@@ -73,6 +73,8 @@ export class SessionDriver {
   readonly core: SessionCore;
   private readonly now: () => number;
   private readonly streams = new Map<string, Current>();
+  /** Group → the name of the channel last started on it (for log lines). */
+  private readonly channelNames = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Figures for status: joins refused, starts, failures since the daemon started. */
@@ -88,7 +90,7 @@ export class SessionDriver {
     if (this.closed) return;
     if (ev.type === 'active') this.counters.joins++;
     else this.counters.leaves++;
-    this.opts.logger.debug({ group: ev.group, iface: ev.iface, source: ev.source, listeners: ev.listeners }, `membership ${ev.type}`);
+    this.opts.logger.debug({ ...this.about(ev.group), iface: ev.iface, source: ev.source, listeners: ev.listeners }, `membership ${ev.type}`);
     this.apply(this.core.membership(ev, this.now()));
   }
 
@@ -106,12 +108,22 @@ export class SessionDriver {
     await Promise.all([...this.streams.values()].map((c) => c.stopping));
   }
 
+  /**
+   * What every log line about a group carries: the group and its channel's
+   * name (kept past the session's end, so the stop line names it too; one
+   * short string per channel that ever played).
+   */
+  private about(group: string): { group: string; channel?: string } {
+    const channel = this.core.get(group)?.channel ?? this.channelNames.get(group);
+    return channel !== undefined ? { group, channel } : { group };
+  }
+
   private apply(actions: SessionAction[], closing = false): void {
     for (const a of actions) {
       try {
         this.perform(a);
       } catch (err) {
-        this.opts.logger.error({ group: a.group, err }, `session action ${a.type} failed`);
+        this.opts.logger.error({ ...this.about(a.group), err }, `session action ${a.type} failed`);
       }
     }
     if (!closing) this.schedule();
@@ -123,12 +135,12 @@ export class SessionDriver {
       case 'history':
         if (a.event === 'refused') {
           this.counters.refused++;
-          log.warn({ group: a.group, listeners: a.listeners }, `join refused: ${a.reason}`);
+          log.warn({ ...this.about(a.group), listeners: a.listeners }, `join refused: ${a.reason}`);
         } else if (a.event === 'fail') {
           this.counters.failed++;
-          log.error({ group: a.group, error: a.error }, `session failed: ${a.reason}: ${a.error}`);
+          log.error({ ...this.about(a.group), error: a.error }, `session failed: ${a.reason}: ${a.error}`);
         } else {
-          log.info({ group: a.group, listeners: a.listeners }, `session ${a.event}: ${a.reason}`);
+          log.info({ ...this.about(a.group), listeners: a.listeners }, `session ${a.event}: ${a.reason}`);
         }
         try {
           this.opts.history?.({
@@ -137,7 +149,7 @@ export class SessionDriver {
             ...(a.error !== undefined ? { error: a.error } : {}),
           });
         } catch (err) {
-          log.error({ group: a.group, err }, 'history write failed');
+          log.error({ ...this.about(a.group), err }, 'history write failed');
         }
         return;
       case 'start':
@@ -151,6 +163,7 @@ export class SessionDriver {
   }
 
   private startStream(a: Extract<SessionAction, { type: 'start' }>): void {
+    this.channelNames.set(a.group, a.channel.name);
     this.counters.starts++;
     const group = a.group;
     let current: Current | undefined;
@@ -166,7 +179,7 @@ export class SessionDriver {
         const failed = current!;
         this.streams.delete(group);
         // Whatever is left of the stream is torn down; the core already went idle.
-        failed.stream.stop('failed').catch((err) => this.opts.logger.error({ group, err }, 'stop after failure'));
+        failed.stream.stop('failed').catch((err) => this.opts.logger.error({ ...this.about(group), err }, 'stop after failure'));
         this.apply(this.core.failed(group, error, this.now()));
       }),
     };
@@ -191,7 +204,7 @@ export class SessionDriver {
     }
     current.stopping = current.stream
       .stop(reason)
-      .catch((err) => this.opts.logger.error({ group, err }, 'stream stop failed'))
+      .catch((err) => this.opts.logger.error({ ...this.about(group), err }, 'stream stop failed'))
       .then(() => {
         if (this.streams.get(group) === current) this.streams.delete(group);
         this.apply(this.core.stopped(group, this.now()), this.closed);
