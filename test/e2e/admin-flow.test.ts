@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { startIcecast, type Icecast } from '../helpers/icecast.js';
-import { HEAD_ADDR, REPO_ROOT, Sniffer, headAndClient, nodeEntry, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
+import { HEAD_ADDR, Probe, REPO_ROOT, Sniffer, headAndClient, nodeEntry, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
 import type { Channel } from '../../src/store/types.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2';
@@ -55,7 +55,7 @@ async function ok(...args: string[]): Promise<string> {
 
 const channels = async (): Promise<Channel[]> => JSON.parse(await ok('channel', 'list', '--json')) as Channel[];
 
-interface LiveSession { group: string; state: string; listeners: number; lastError?: string }
+interface LiveSession { group: string; state: string; listeners: number; lastError?: string; refused?: string }
 async function session(group: string): Promise<LiveSession | undefined> {
   const out = await head.exec('curl', ['-s', '-m', '3', `http://127.0.0.1:${API_PORT}/status`]);
   return (JSON.parse(out) as { live: { sessions: LiveSession[] } }).live.sessions.find((s) => s.group === group);
@@ -153,7 +153,8 @@ before(async () => {
 after(async () => {
   if (skip) return;
   try {
-    await serve?.stop();
+    const code = await serve?.stop();
+    assert.ok(code === undefined || code === 0, `headend serve exited ${code}:\n${serve?.log.text.slice(-3000)}`);
     await Promise.all([tone?.close(), jazz?.close()]);
   } finally {
     await lab.close();
@@ -298,4 +299,22 @@ test('export m3u --style ffmpeg → rtp://[group]:5004?sources=HEAD entries that
   const streams = (JSON.parse(out) as { streams: Array<{ codec_name: string; sample_rate: string }> }).streams;
   assert.deepEqual(streams.map((s) => [s.codec_name, s.sample_rate]), [['mp3', '44100']]);
   await until('the session stops once ffprobe is gone', async () => (await session(c.group)) === undefined, 10_000);
+});
+
+test('channel disable → the export leaves it out and a join is refused with the reason; enable → it is back', { skip }, async () => {
+  const c = (await channels()).find((x) => x.name === 'RB Tone')!;
+  assert.match(await ok('channel', 'disable', c.group), new RegExp(`channel ${c.id} ${c.group} "RB Tone" disabled`));
+  assert.ok(!(await ok('export', 'm3u')).includes(c.group), 'a disabled channel is not exported');
+  const probe = await Probe.start(client, c.group, 'eth0');
+  try {
+    await probe.join(HEAD_ADDR);
+    const s = await until('the refusal in /status', async () => (await session(c.group))?.refused ? session(c.group) : undefined);
+    assert.equal(s?.refused, 'channel "RB Tone" is disabled');
+    assert.notEqual(s?.state, 'live');
+    await probe.leave();
+  } finally {
+    await probe.close();
+  }
+  await ok('channel', 'enable', c.group);
+  assert.ok((await ok('export', 'm3u')).includes(`rtp://[${HEAD_ADDR}]@[${c.group}]:5004`), 'enabled again: exported');
 });
