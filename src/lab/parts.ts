@@ -284,14 +284,7 @@ export class Sniffer {
         if (cur.hex.length >= Math.min(cur.need, 1500) * 2) done();
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('listening on')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`tcpdump exited ${code}: ${err.trim()}`)));
-    });
+    await tcpdumpListening(child);
     return sn;
   }
 
@@ -301,6 +294,84 @@ export class Sniffer {
 
   of(kind: WireEvent['kind'], after = 0): WireEvent[] {
     return this.events.slice(after).filter((e) => e.kind === kind);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGTERM');
+    });
+  }
+}
+
+/** Resolves once tcpdump says it is capturing (it prints "listening on" to stderr). */
+function tcpdumpListening(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`tcpdump exited ${code}: ${err.trim()}`)));
+  });
+}
+
+/** When one TCP connection to a server did what, epoch ms from the capture. */
+export interface TcpConnTimes {
+  /** The client's port, which names the connection. */
+  clientPort: number;
+  /** The client's SYN. */
+  syn: number;
+  /** The server's first segment with data (an HTTP server's response headers). */
+  firstData?: number;
+  /** Its second one (for a stream server that sends its headers alone, the first body bytes). */
+  secondData?: number;
+}
+
+/**
+ * Times the connections to one TCP port (a source server seen from where it
+ * runs, e.g. icecast2 on `lo`): the client's SYN and the server's first two
+ * data segments. Icecast 2.4 writes its response headers in a send of their
+ * own and the audio later, from its source thread, so the second segment is
+ * the first audio byte; a server that sends both at once shows them in one.
+ */
+export class TcpSniffer {
+  readonly conns: TcpConnTimes[] = [];
+  private readonly open = new Map<number, TcpConnTimes>();
+  private constructor(readonly child: ChildProcess) {}
+
+  static async start(ns: NsLike, iface: string, port: number): Promise<TcpSniffer> {
+    const child = ns.spawn('tcpdump', ['-i', iface, '-n', '-l', '-U', '-tt', `tcp port ${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sn = new TcpSniffer(child);
+    // "1795367858.002807 IP 127.0.0.1.37178 > 127.0.0.1.43507: Flags [S], seq 1, ..., length 0"
+    const line = /^(\d+\.\d+) IP6? \S+?\.(\d+) > \S+?\.(\d+): Flags \[([^\]]*)\].*length (\d+)/;
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = line.exec(l);
+      if (!m) return;
+      const at = Number(m[1]) * 1000;
+      const [from, to, flags, bytes] = [Number(m[2]), Number(m[3]), m[4]!, Number(m[5])];
+      if (to === port && flags === 'S') {
+        const c = { clientPort: from, syn: at };
+        sn.conns.push(c);
+        sn.open.set(from, c);
+      } else if (from === port && bytes > 0) {
+        const c = sn.open.get(to);
+        if (!c) return;
+        if (c.firstData === undefined) c.firstData = at;
+        else if (c.secondData === undefined) {
+          c.secondData = at;
+          sn.open.delete(to);
+        }
+      }
+    });
+    await tcpdumpListening(child);
+    return sn;
+  }
+
+  /** The first connection opened at or after `at` (epoch ms). */
+  openedAfter(at: number): TcpConnTimes | undefined {
+    return this.conns.find((c) => c.syn >= at);
   }
 
   async close(): Promise<void> {
