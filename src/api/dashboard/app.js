@@ -87,9 +87,10 @@ function membershipTable(live) {
 
 function listenersText(s, table) {
   // Per interface when known (from the session, or summed from the membership
-  // table's rows for the group), else the interfaces and the total.
+  // table's rows for the group, when there is more than one interface to
+  // tell apart), else the interfaces and the total.
   let per = s.listenersByIface || s.ifaceListeners;
-  if (!per && table) {
+  if (!per && table && Array.isArray(s.ifaces) && s.ifaces.length > 1) {
     const rows = table.filter((r) => r.group === s.group);
     if (rows.length) {
       per = {};
