@@ -3,7 +3,10 @@
 // channels with their groups, decode a group with `plan show`, export an M3U,
 // open it in VLC on a client (as nobody: VLC refuses root), and hear the
 // first entry play; then re-import a reordered list with an entry dropped and
-// check that no station moved to another group.
+// check that no station moved to another group, bring the station back and add
+// one while the daemon runs (VLC plays it at once), open the ffmpeg-style
+// export in ffprobe, and disable a channel (left out of the export, refused).
+// The cases run in order on one lab and one store.
 //
 //   client (eth0, VLC) ── veth ── head (lan0: headend serve, two icecast2 servers, the CLI)
 import { after, before, test } from 'node:test';
