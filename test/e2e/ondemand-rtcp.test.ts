@@ -10,30 +10,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Lab, canUseNetns, waitLinkLocal, type Netns } from '../helpers/netns.js';
-import { startIcecast, type Icecast } from '../helpers/icecast.js';
-import { CLIENT_ADDR, headAndClient, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
+import { canUseNetns, waitLinkLocal, type Netns } from '../helpers/netns.js';
+import { CLIENT_ADDR, until } from '../../src/lab/parts.js';
+import { startOndemandLab, type OndemandLab } from './ondemand-lab.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2';
 const GROUP = 'ff3e:40:2001:db8:1:0:8000:21';
-const API_PORT = 18083;
 
-let lab: Lab;
-let head: Netns;
-let client: Netns;
-let ice: Icecast;
-let serve: ServeProcess;
-let dir: string;
+let lab: OndemandLab;
 
 interface Rx { receivers: number; fractionLost: number; cumulativeLost: number; perReceiver: Array<{ address: string; tool?: string; ssrc: number }> }
 interface Session { group: string; state: string; listeners: number; rtcp?: Rx; summary?: string }
 interface Status { live: { sessions: Session[]; membership?: { table?: Array<{ iface: string; group: string; hosts: string[]; subscribers: number }>; live?: { own: number } } } }
 
 async function status(): Promise<Status> {
-  return JSON.parse(await head.exec('curl', ['-s', '-m', '3', `http://127.0.0.1:${API_PORT}/status`])) as Status;
+  return JSON.parse((await lab.api('/status')).body) as Status;
 }
 async function session(): Promise<Session | undefined> {
   return (await status()).live.sessions.find((s) => s.group === GROUP);
@@ -41,32 +32,17 @@ async function session(): Promise<Session | undefined> {
 
 before(async () => {
   if (skip) return;
-  lab = new Lab();
-  ({ head, client } = await headAndClient(lab) as { head: Netns; client: Netns });
-  ice = await startIcecast({ inNamespace: head, name: 'Lab Tone' });
-  dir = await mkdtemp(join(tmpdir(), 'headend-ondemand-rtcp-'));
-  await writeFile(join(dir, 'headend.json'), JSON.stringify({
-    interfaces: ['lan0'],
-    database: join(dir, 'headend.db'),
-    api: { listen: `127.0.0.1:${API_PORT}` },
-    // GStreamer's udpsrc joins any-source; with the ff3e range as SSM its join would be ignored.
-    membership: { ssmRanges: [] },
-    sessions: { lingerMs: 0 },
+  // GStreamer's udpsrc joins any-source (the lab counts those).
+  lab = await startOndemandLab('ondemand-rtcp', 18083, (_dir, url) => ({
     ingest: { connectTimeoutMs: 3000 },
-    channels: [{ group: GROUP, name: 'Tone', url: ice.url }],
+    channels: [{ group: GROUP, name: 'Tone', url }],
   }));
-  serve = await startServe(head, join(dir, 'headend.json'));
 });
 
 after(async () => {
   if (skip) return;
-  try {
-    assert.equal(await serve?.stop(), 0, serve?.log.text.slice(-3000));
-    await ice?.close();
-  } finally {
-    await lab.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }
+  const log = lab.serve.log.text.slice(-3000);
+  assert.equal(await lab.close(), 0, log);
 });
 
 /** rtpbin receiving the group's MPA RTP and sending receiver reports to [group]:5005. */
@@ -80,14 +56,14 @@ function gstClient(ns: Netns): ChildProcess {
 }
 
 test('a receiver\'s RTCP shows in /status next to the MLD count, loss when the client drops packets; the headend\'s own join is no listener', { skip }, async () => {
-  const headLinkLocal = await waitLinkLocal(head, 'lan0');
-  const gst = gstClient(client);
+  const headLinkLocal = await waitLinkLocal(lab.head, 'lan0');
+  const gst = gstClient(lab.client);
   try {
     const s = await until('one receiver by RTCP', async () => {
       const x = await session();
       return x?.state === 'live' && x.rtcp?.receivers === 1 ? x : undefined;
     }, 20_000, 200).catch(async (err: Error) => {
-      throw new Error(`${err.message}; status: ${JSON.stringify(await status())}\n${serve.log.text.slice(-3000)}`);
+      throw new Error(`${err.message}; status: ${JSON.stringify(await status())}\n${lab.serve.log.text.slice(-3000)}`);
     });
     assert.equal(s.listeners, 1, 'one host joined: the headend\'s own RTCP join is not a listener');
     assert.match(s.summary ?? '', /^1 listener by MLD, 1 receiver by RTCP, \d+\.\d % loss$/);
@@ -103,7 +79,7 @@ test('a receiver\'s RTCP shows in /status next to the MLD count, loss when the c
     assert.ok((st.live.membership?.live?.own ?? 0) > 0, 'the headend\'s own reports were heard and dropped as its own');
 
     // Drop one RTP packet in five on the client's way in (nftables' numgen; see test/e2e/rtcp.test.ts).
-    await client.exec('nft', ['-f', '-'], { input: [
+    await lab.client.exec('nft', ['-f', '-'], { input: [
       'table inet loss {',
       '  chain in {',
       '    type filter hook input priority 0;',
@@ -122,13 +98,13 @@ test('a receiver\'s RTCP shows in /status next to the MLD count, loss when the c
   }
   await until('session gone after the leave', async () => (await session()) === undefined, 15_000, 200);
   // The RTCP socket went with the session: nothing listens on 5005 any more.
-  const sockets = await head.exec('ss', ['-H', '-u', '-a', '-n']);
+  const sockets = await lab.head.exec('ss', ['-H', '-u', '-a', '-n']);
   assert.ok(!/:5005\b/.test(sockets), `RTCP socket left open:\n${sockets}`);
 });
 
 test('log lines about the stream carry its group, channel and the child\'s pid', { skip }, async () => {
   type L = { msg?: string; group?: string; channel?: string; pid?: number };
-  const lines = serve.log.lines as L[];
+  const lines = lab.serve.log.lines as L[];
   const about = (re: RegExp) => lines.filter((l) => typeof l.msg === 'string' && re.test(l.msg));
   const sessionLines = about(/^session (start|live|stop)/);
   const ffmpegLines = about(/^(ffmpeg (spawned|up|exited)|stopping radio stream)/);

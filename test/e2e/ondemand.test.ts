@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { startIcecast, type Icecast } from '../helpers/icecast.js';
 import { Probe, Sniffer, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
+import { apiGet } from './ondemand-lab.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2';
 
@@ -46,11 +47,7 @@ let ice: Icecast;
 let serve: ServeProcess;
 let dir: string;
 
-async function api(path: string): Promise<{ status: number; body: string }> {
-  const out = await head.exec('curl', ['-s', '-m', '3', '-w', '\\n%{http_code}', `http://127.0.0.1:${API_PORT}${path}`]);
-  const nl = out.lastIndexOf('\n');
-  return { status: Number(out.slice(nl + 1)), body: out.slice(0, nl) };
-}
+const api = (path: string) => apiGet(head, API_PORT, path);
 
 interface LiveSession { group: string; state: string; lastError?: string; refused?: string; listeners: number; stream?: { pid?: number; spawns: number; title?: string } }
 async function session(group: string): Promise<LiveSession | undefined> {
