@@ -87,13 +87,37 @@ function addIncl(g: GroupState, source: AddrKey, id: number, expires: number): v
   m.set(id, expires);
 }
 
+/**
+ * Removes the host from every INCLUDE source not in `keep`; true if it was
+ * in any source before (kept or not). One walk over the group's sources does
+ * both the "was it a member" test and the removal: on the hottest record
+ * (IS_IN refreshing an INCLUDE host) each source table is touched once.
+ */
+function keepOnlyIncl(g: GroupState, id: number, keep: readonly AddrKey[]): boolean {
+  const incl = g.incl;
+  if (incl === null) return false;
+  let present = false;
+  for (const [s, m] of incl) {
+    if (keep.includes(s)) {
+      if (!present && m.has(id)) present = true;
+      continue;
+    }
+    if (!m.delete(id)) continue;
+    present = true;
+    if (m.size === 0) {
+      incl.delete(s);
+      g.dirty = true;
+    }
+  }
+  return present;
+}
+
 /** Removes the host from every INCLUDE source; true if it was in any. */
-function dropIncl(g: GroupState, id: number, keep?: readonly AddrKey[]): boolean {
+function dropIncl(g: GroupState, id: number): boolean {
   const incl = g.incl;
   if (incl === null) return false;
   let dropped = false;
   for (const [s, m] of incl) {
-    if (keep !== undefined && keep.includes(s)) continue;
     if (!m.delete(id)) continue;
     dropped = true;
     if (m.size === 0) {
@@ -163,9 +187,9 @@ export function applyHostRecord(
         if (list.length === 0) return true;
         id = registry.allocate(host);
       }
-      const present = wasExcl || inIncl(g, id);
+      let present = wasExcl;
       if (wasExcl) dropExcl(g, id);
-      else if (present) dropIncl(g, id, list);
+      else present = keepOnlyIncl(g, id, list);
       if (list.length === 0) {
         if (present) leave(g, registry, id);
         return true;
