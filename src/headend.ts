@@ -23,7 +23,7 @@ import type { Logger } from './log.js';
 import { Announcer } from './announce/announcer.js';
 import { buildApi, listenApi } from './api/index.js';
 import { ChildRegistry } from './ingest/supervisor.js';
-import { startRadio, type RadioStream } from './ingest/radio.js';
+import { payloadOverride, startRadio, type RadioStream } from './ingest/radio.js';
 import type { AudioFormat } from './ingest/resolve.js';
 import { formatAddr, parseAddr } from './membership/addr.js';
 import { SessionDriver, type RunningStream, type StartRequest, type StreamHooks, type StreamRunner } from './sessions/driver.js';
@@ -194,11 +194,13 @@ export class Headend {
         // blocks about our stream are told from others; dvblast picks its own,
         // and undefined lets every report block count.
         const ssrc = ch.kind === 'dvb' ? undefined : randomInt(1, 0xffff_ffff);
+        // Jitter comes in RTP timestamp units: 90 kHz for PT 14 and 33, 48 kHz for Opus (RFC 7587 §4.1).
+        const clockRate = ch.kind !== 'dvb' && payloadOverride(ch.codec) === 'opus' ? 48_000 : undefined;
         const fanout = new InterfaceFanout<Stream>(
           (iface, h) => this.startOn(ch, req.group, iface, h, ssrc),
           req.ifaces, hooks, perInterface, this.log.child({ room: 'sessions', group: req.group, channel: ch.name }),
           {
-            added: (iface) => this.listenRtcp(req.group, iface, ssrc),
+            added: (iface) => this.listenRtcp(req.group, iface, ssrc, clockRate),
             removed: (iface) => this.rtcp.leave(req.group, iface),
           },
         );
@@ -223,12 +225,12 @@ export class Headend {
    * own address; the membership edge drops our own reports, so it never
    * counts the headend as a listener.
    */
-  private listenRtcp(group: string, iface: string, ssrc: number | undefined): void {
+  private listenRtcp(group: string, iface: string, ssrc: number | undefined, clockRate: number | undefined): void {
     let ifaceAddress4: string | undefined;
     if (isIPv4(group)) {
       try { ifaceAddress4 = egressFor(group, iface).address; } catch { /* the stream fails on its own for this */ }
     }
-    this.rtcp.open({ group, iface, port: this.config.rtp.rtcpPort, ...(ssrc !== undefined ? { ssrc } : {}), ...(ifaceAddress4 ? { ifaceAddress4 } : {}) })
+    this.rtcp.open({ group, iface, port: this.config.rtp.rtcpPort, ...(ssrc !== undefined ? { ssrc } : {}), ...(clockRate ? { clockRate } : {}), ...(ifaceAddress4 ? { ifaceAddress4 } : {}) })
       .catch((err: unknown) => this.log.warn({ room: 'rtcp', group, iface, err: (err as Error).message }, 'cannot listen for RTCP: no reception figures for this stream'));
   }
 

@@ -32,6 +32,8 @@ export interface RtcpGroupOptions {
   ifaceAddress4?: string;
   /** Our RTP SSRC for this group, when known. */
   ssrc?: number;
+  /** RTP clock rate of the group's payload when it is not the receiver's (e.g. 48000 for Opus, RFC 7587 §4.1): jitter is in its units. */
+  clockRate?: number;
   port?: number;
 }
 
@@ -47,6 +49,7 @@ interface GroupSocket {
   socket: dgram.Socket;
   ready: Promise<void>;
   joined: Map<string, string | undefined>;
+  clockRate?: number;
   closed: boolean;
 }
 
@@ -56,11 +59,14 @@ export class RtcpReceiver {
   private readonly ssrcToGroup = new Map<number, string>();
   private unicast?: dgram.Socket;
   private readonly clock: () => number;
+  /** The clock rate RtcpStats converts jitter with. */
+  private readonly clockRate: number;
   readonly counters = { datagrams: 0, malformed: new Map<string, number>() };
 
   constructor(private readonly opts: RtcpReceiverOptions) {
     this.stats = new RtcpStats(opts);
     this.clock = opts.clock ?? Date.now;
+    this.clockRate = opts.clockRate ?? 90_000;
   }
 
   /**
@@ -84,7 +90,7 @@ export class RtcpReceiver {
           resolve();
         });
       });
-      const created: GroupSocket = { socket, ready, joined: new Map(), closed: false };
+      const created: GroupSocket = { socket, ready, joined: new Map(), closed: false, ...(o.clockRate ? { clockRate: o.clockRate } : {}) };
       g = created;
       this.sockets.set(o.group, created);
       this.stats.open(o.group, o.ssrc);
@@ -148,7 +154,12 @@ export class RtcpReceiver {
   }
 
   reception(group: string): ChannelReception | undefined {
-    return this.stats.reception(group, this.clock());
+    const rx = this.stats.reception(group, this.clock());
+    const rate = this.sockets.get(group)?.clockRate;
+    if (!rx || !rate || rate === this.clockRate) return rx;
+    // RtcpStats converts jitter with one clock rate for all; this group's timestamps tick at another.
+    const k = this.clockRate / rate;
+    return { ...rx, jitterMs: rx.jitterMs * k, perReceiver: rx.perReceiver.map((r) => ({ ...r, jitterMs: r.jitterMs * k })) };
   }
 
   closeAll(): void {
