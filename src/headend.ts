@@ -201,7 +201,11 @@ export class Headend {
           req.ifaces, hooks, perInterface, this.log.child({ room: 'sessions', group: req.group, channel: ch.name }),
           {
             added: (iface) => this.listenRtcp(req.group, iface, ssrc, clockRate),
-            removed: (iface) => this.rtcp.leave(req.group, iface),
+            // A session started again while this one still stops shares the socket: leave only what it does not serve.
+            removed: (iface) => {
+              const current = this.streams.get(req.group);
+              if (!current || current === fanout || !current.interfaces().includes(iface)) this.rtcp.leave(req.group, iface);
+            },
           },
         );
         this.streams.set(req.group, fanout);

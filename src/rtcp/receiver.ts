@@ -90,13 +90,18 @@ export class RtcpReceiver {
           resolve();
         });
       });
-      const created: GroupSocket = { socket, ready, joined: new Map(), closed: false, ...(o.clockRate ? { clockRate: o.clockRate } : {}) };
+      const created: GroupSocket = { socket, ready, joined: new Map(), closed: false };
       g = created;
       this.sockets.set(o.group, created);
       this.stats.open(o.group, o.ssrc);
       if (o.ssrc !== undefined) this.ssrcToGroup.set(o.ssrc, o.group);
       ready.catch(() => { if (this.sockets.get(o.group) === created) this.close(o.group); });
+    } else if (o.ssrc !== undefined) {
+      // A new stream on the group (a restarted session) has a new SSRC.
+      this.stats.open(o.group, o.ssrc);
+      this.ssrcToGroup.set(o.ssrc, o.group);
     }
+    if (o.clockRate) g.clockRate = o.clockRate;
     const mine = g;
     await mine.ready;
     if (mine.closed || mine.joined.has(o.iface)) return;

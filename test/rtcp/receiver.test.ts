@@ -78,3 +78,17 @@ test('close() while the socket still binds: open() resolves and nothing stays op
   rx.leave(GROUP, 'lo');
   rx.closeAll();
 });
+
+test('a stream started again on a group that is still open: reports about its new SSRC count', async () => {
+  const rx = new RtcpReceiver({ logger: silentLogger });
+  try {
+    await rx.open({ group: GROUP, iface: 'lo', ifaceAddress4: '127.0.0.1', port: PORT, ssrc: OURS });
+    await rx.open({ group: GROUP, iface: 'lo', ifaceAddress4: '127.0.0.1', port: PORT, ssrc: OURS + 1 });
+    await send(receiverReport(0x78, OURS + 1, 900));
+    const r = await until(() => { const x = rx.reception(GROUP); return x && x.receivers > 0 ? x : undefined; });
+    assert.equal(r.perReceiver[0]!.ssrc, 0x78);
+    assert.equal(r.jitterMs, 10, '900 ticks of the default 90 kHz clock');
+  } finally {
+    rx.closeAll();
+  }
+});
