@@ -83,3 +83,14 @@ test('a join for a DVB channel tunes, sends MPEG-TS RTP (PT 33) and SAP named fr
     return st.live.sessions.find((s) => s.group === GROUP) === undefined && st.live.dvb?.tuners[0]?.state === 'free';
   }, 10_000);
 });
+
+test('log lines about the DVB stream carry its group, channel and dvblast\'s pid', { skip }, async () => {
+  type L = { msg?: string; group?: string; channel?: string; pid?: number };
+  const lines = serve.log.lines as L[];
+  const stream = lines.filter((l) => l.msg === 'service named from the SDT' || l.msg === 'stopping DVB service');
+  const sessions = lines.filter((l) => typeof l.msg === 'string' && /^session (start|live|stop)/.test(l.msg) && l.group === GROUP);
+  assert.equal(stream.length, 2, `named and stopped lines: ${JSON.stringify(stream)}`);
+  assert.ok(sessions.length >= 3, `session start, live and stop: ${JSON.stringify(sessions)}`);
+  for (const l of [...stream, ...sessions]) assert.deepEqual([l.group, l.channel], [GROUP, 'Sat Beta'], JSON.stringify(l));
+  for (const l of stream) assert.equal(typeof l.pid, 'number', `no pid on ${JSON.stringify(l)}`);
+});
