@@ -574,21 +574,31 @@ export class MembershipEngine {
   private announce(g: GroupState, now: number, out: EngineOutput[]): void {
     const filter = this.cfg.immediateLeave && !(g.untrackedUntil > now);
     if (!filter && g.mode === INCLUDE && sameKeys(g.sources, g.announced)) return;
-    const wanted: string[] = [];
+    const before = g.announced;
+    let wanted: string[];
     if (g.mode === EXCLUDE) {
-      if (!filter || (g.excl !== null && g.excl.size > 0)) wanted.push(ANY_SOURCE);
+      const any = !filter || (g.excl !== null && g.excl.size > 0);
+      // Most dirty EXCLUDE groups (a host joining or leaving) still want just
+      // '*': nothing to emit, and no array to allocate per record.
+      if (any && before.length === 1 && before[0] === ANY_SOURCE) return;
+      if (!any && before.length === 0) return;
+      wanted = any ? ANY_ONLY : NOTHING;
     } else {
+      wanted = [];
       const anyExcl = g.excl !== null && g.excl.size > 0;
       for (const s of g.sources.keys()) {
         if (!filter || anyExcl || (g.incl !== null && g.incl.has(s))) wanted.push(s);
       }
     }
-    const before = g.announced;
     for (const s of wanted) if (!before.includes(s)) out.push({ type: 'active', iface: g.iface, group: g.group, source: s });
     for (const s of before) if (!wanted.includes(s)) out.push({ type: 'idle', iface: g.iface, group: g.group, source: s });
     g.announced = wanted;
   }
 }
+
+// Shared values of GroupState.announced, which is replaced, never changed in place.
+const ANY_ONLY: string[] = [ANY_SOURCE];
+const NOTHING: string[] = [];
 
 /** Whether `announced` lists exactly the map's keys (order aside). */
 function sameKeys(map: Map<string, number>, announced: string[]): boolean {

@@ -272,7 +272,7 @@ export function transmitQueries(g: GroupState, now: number, out: EngineOutput[])
   if (!again) {
     g.lastSentAt = now;
     g.lastSentGroup = false;
-    g.lastSentSources = [];
+    if (g.lastSentSources.length > 0) g.lastSentSources.length = 0;
   }
   if (g.groupQueriesLeft > 0 && again && g.lastSentGroup) {
     g.groupQueriesLeft--;
@@ -289,8 +289,9 @@ export function transmitQueries(g: GroupState, now: number, out: EngineOutput[])
   }
   const left = g.sourceQueriesLeft;
   if (left !== null) {
-    const above: AddrKey[] = [];
-    const below: AddrKey[] = [];
+    // Allocated only when used: each goes out in its query.
+    let above: AddrKey[] | null = null;
+    let below: AddrKey[] | null = null;
     for (const [s, n] of left) {
       const timer = g.sources.get(s);
       if (timer === undefined || timer === 0) {
@@ -298,7 +299,8 @@ export function transmitQueries(g: GroupState, now: number, out: EngineOutput[])
         continue;
       }
       if (!(again && g.lastSentSources.includes(s))) {
-        (timer > lmqtFromNow ? above : below).push(s);
+        if (timer > lmqtFromNow) (above ??= []).push(s);
+        else (below ??= []).push(s);
         g.lastSentSources.push(s);
       }
       if (n <= 1) left.delete(s);
@@ -306,8 +308,8 @@ export function transmitQueries(g: GroupState, now: number, out: EngineOutput[])
     }
     // Source lists need v3 / MLDv2; older hosts read these as group queries.
     const version = querier.version;
-    if (above.length > 0) out.push(querier.query(g.group, above, true, t.lastMemberQueryIntervalMs, version));
-    if (below.length > 0) out.push(querier.query(g.group, below, false, t.lastMemberQueryIntervalMs, version));
+    if (above !== null) out.push(querier.query(g.group, above, true, t.lastMemberQueryIntervalMs, version));
+    if (below !== null) out.push(querier.query(g.group, below, false, t.lastMemberQueryIntervalMs, version));
     if (left.size === 0) g.sourceQueriesLeft = null;
   }
   if (g.groupQueriesLeft > 0 || g.sourceQueriesLeft !== null) g.queryTickAt = now + t.lastMemberQueryIntervalMs;
