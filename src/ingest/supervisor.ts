@@ -588,14 +588,15 @@ export class ChildSupervisor extends SafeEmitter<SupervisorEvents> {
     if (this.restarts >= this.backoff.maxRestarts) {
       this._state = 'failed';
       const why = `gave up after ${this.restarts} restarts; last: ${reason}`;
-      this.log.error(why);
+      this.log.error({ pid, reason }, why);
       this.fire('failed', { reason: why });
       return;
     }
     this.restarts += 1;
     const delayMs = backoffDelay(this.restarts, this.backoff);
     this._state = 'backoff';
-    this.log.warn({ attempt: this.restarts, delayMs, reason }, `${this.spec.name} restarting`);
+    // The pid is the child that just went: the next one logs its own on spawn.
+    this.log.warn({ pid, attempt: this.restarts, delayMs, reason }, `${this.spec.name} restarting`);
     this.fire('restart', { attempt: this.restarts, delayMs, reason });
     this.backoffTimer = this.clock.setTimeout(() => {
       this.backoffTimer = null;
