@@ -19,7 +19,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CLIENT_ADDR, HEAD_ADDR, headAndClient, now, Sniffer, startServe, until, type LabLike, type NsLike, type ServeProcess } from './parts.js';
+import { CLIENT_ADDR, HEAD_ADDR, headAndClient, now, Sniffer, startServe, TcpSniffer, until, type LabLike, type NsLike, type ServeProcess } from './parts.js';
 
 /** What the lab needs of a source server (test/helpers/icecast.ts `startIcecast`). */
 export interface IcecastLike {
@@ -71,6 +71,7 @@ export async function runLab(opts: LabOptions): Promise<LabFigures> {
   let ice: IcecastLike | undefined;
   let serve: ServeProcess | undefined;
   let wire: Sniffer | undefined;
+  let station: TcpSniffer | undefined;
   const t = (at: number | undefined, t0: number): number | null => (at === undefined ? null : Math.round(at - t0));
 
   try {
@@ -92,6 +93,9 @@ export async function runLab(opts: LabOptions): Promise<LabFigures> {
     figures.setup_ms = Math.round(now() - started);
 
     wire = await Sniffer.start(client, 'eth0', group);
+    // The headend's connection to icecast, seen where both run: when the
+    // station answers is most of a zap (test/helpers/icecast.ts says why).
+    station = await TcpSniffer.start(head, 'lo', Number(new URL(ice.url).port));
     const log = serve.log;
     const logAt = (pred: (l: { msg?: string; group?: string; room?: string }) => boolean, after = 0): number | undefined =>
       log.find((l) => l.group === group && pred(l as { msg?: string }), after)?.time;
@@ -118,6 +122,13 @@ export async function runLab(opts: LabOptions): Promise<LabFigures> {
     figures.session_start_ms = t(start, t0);
     say(`+${t(start, t0)} ms  headend: session start (resolve ${ice.url}, spawn ffmpeg)`);
     const live = await until('the first RTP to leave', () => logAt((l) => /^session live/.test(l.msg ?? '')), 15_000);
+    const conn = await until('the station to answer', () => station!.conns.find((c) => c.syn >= t0 && c.secondData !== undefined), 10_000);
+    figures.source_connect_ms = t(conn.syn, t0);
+    figures.source_headers_ms = t(conn.firstData, t0);
+    figures.source_first_byte_ms = t(conn.secondData, t0);
+    say(`+${t(conn.syn, t0)} ms  headend: connects to the station (TCP SYN)`);
+    say(`+${t(conn.firstData, t0)} ms  icecast: response headers`);
+    say(`+${t(conn.secondData, t0)} ms  icecast: first audio byte (${Math.round(conn.secondData! - conn.syn)} ms after the connect)`);
     figures.first_rtp_sent_ms = t(live, t0);
     say(`+${t(live, t0)} ms  headend: first RTP packet left ffmpeg (session live)`);
     const sap = await until('SAP at the client', () => wire!.of('sap')[0], 10_000);
@@ -190,6 +201,7 @@ export async function runLab(opts: LabOptions): Promise<LabFigures> {
     throw Object.assign(err as Error, { figures });
   } finally {
     await wire?.close().catch(() => undefined);
+    await station?.close().catch(() => undefined);
     const code = await serve?.stop().catch(() => null);
     if (serve && code !== 0) say(`headend serve exited with ${code}`);
     await ice?.close().catch(() => undefined);

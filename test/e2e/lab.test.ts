@@ -14,11 +14,14 @@ test('headend lab --json: join, first RTP, SAP, decoded codec, title change, lea
   const figures = JSON.parse(lines.at(-1)!) as Record<string, number | string | null>;
   assert.equal(figures.ok, 'yes', stdout);
   assert.equal(figures.decoded_codec, 'mp3');
-  for (const key of ['join_heard_ms', 'session_start_ms', 'first_rtp_ms', 'sap_seen_ms', 'title_to_sap_ms', 'session_stop_ms', 'sap_deletion_ms', 'leave_to_last_rtp_ms']) {
+  for (const key of ['join_heard_ms', 'session_start_ms', 'first_rtp_ms', 'sap_seen_ms', 'title_to_sap_ms', 'session_stop_ms', 'sap_deletion_ms', 'leave_to_last_rtp_ms', 'source_connect_ms', 'source_first_byte_ms']) {
     assert.equal(typeof figures[key], 'number', `${key} missing: ${lines.at(-1)}`);
   }
   // The story in order: join heard, start, first RTP, then the stop follows the leave.
   assert.ok((figures.session_start_ms as number) >= (figures.join_heard_ms as number));
+  // The station is asked after the start and answers before the first RTP (pino's ms clock truncates: 1 ms of slack).
+  assert.ok((figures.source_connect_ms as number) >= (figures.session_start_ms as number) - 1);
+  assert.ok((figures.source_first_byte_ms as number) <= (figures.first_rtp_ms as number));
   assert.ok((figures.session_stop_ms as number) >= (figures.leave_heard_ms as number));
   assert.ok((figures.sap_deletion_ms as number) >= (figures.leave_ms as number) - 50);
   assert.ok(lines.some((l) => /^lab: \+\d+ ms +client: first RTP packet/.test(l)), 'human-readable timeline printed');
