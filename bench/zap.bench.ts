@@ -30,6 +30,9 @@
  *   share is zap_ffmpeg_direct_source_first_byte_ms_p50.
  *   zap_ffmpeg_direct_probing_ms_p50: the same as a person types it, without
  *   the format (ffmpeg then probes several seconds of a live stream).
+ * - zap_cold_join_to_first_rtp_ms, zap_cold_session_to_source_syn_ms: the
+ *   first join after the daemon started (it pays one-time costs such as
+ *   undici compiling its HTTP parser), kept apart; the medians include it.
  * - leave_to_last_rtp_ms_p50: linger 0 and immediate leave (the defaults),
  *   from the leave call to the last RTP packet seen on the client's wire
  *   (tcpdump, which sees the packets after the socket left); 0 when the
@@ -60,8 +63,10 @@ const p50 = (xs: number[]): number | null => quantile(xs, 0.5);
 /** One figure per join; a part the capture missed is left out of its median. */
 class Parts {
   readonly by = new Map<string, number[]>();
+  readonly first = new Map<string, number>();
   add(key: string, v: number | undefined): void {
     if (v === undefined || !Number.isFinite(v)) return;
+    if (!this.by.has(key)) this.first.set(key, Math.round(v * 10) / 10);
     if (!this.by.has(key)) this.by.set(key, []);
     this.by.get(key)!.push(v);
   }
@@ -168,6 +173,8 @@ export async function run(): Promise<Record<string, number | string | null>> {
       zap_first_byte_to_rtp_ms_p50: parts.p50('first_byte_to_rtp'),
       zap_headend_overhead_ms_p50: parts.p50('headend_overhead'),
       zap_headend_overhead_ms_p95: quantile(parts.by.get('headend_overhead') ?? [], 0.95),
+      zap_cold_join_to_first_rtp_ms: zaps[0] !== undefined ? Math.round(zaps[0] * 10) / 10 : null,
+      zap_cold_session_to_source_syn_ms: parts.first.get('session_to_source_syn') ?? null,
       zap_ffmpeg_direct_ms_p50: base,
       zap_ffmpeg_direct_source_first_byte_ms_p50: p50(directSource),
       zap_ffmpeg_direct_probing_ms_p50: p50(probing),
