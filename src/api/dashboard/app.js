@@ -123,7 +123,8 @@ function render() {
     const ch = channelOf(s.group);
     const rx = receptionOf(s);
     const since = s.liveAt || s.startedAt || s.since;
-    return el('tr', { 'data-group': s.group, 'data-state': s.state },
+    // The daemon's own phrase ("1 listener by MLD, 1 receiver by RTCP, 0.0 % loss") on hover.
+    return el('tr', { 'data-group': s.group, 'data-state': s.state, title: s.summary },
       el('td', { class: 'name' }, s.channel || (ch && ch.name) || '—'),
       el('td', { class: 'addr' }, s.group),
       el('td', { class: 'src' }, sourceOf(s, ch)),
@@ -131,9 +132,9 @@ function render() {
       el('td', {}, el('span', { class: `state ${s.state}` }, s.state)),
       el('td', { class: 'num' }, since ? duration(now - since) : '—'),
       el('td', { class: 'listeners' }, listenersText(s, table)),
-      el('td', { class: 'num' }, rx ? rx.receivers ?? 0 : '—'),
-      el('td', { class: 'num' }, rx ? pct(rx.fractionLost) : '—'),
-      el('td', { class: 'num' }, rx ? ms(rx.jitterMs) : '—'),
+      el('td', { class: 'num receivers' }, rx ? rx.receivers ?? 0 : '—'),
+      el('td', { class: 'num loss' }, rx ? pct(rx.fractionLost) : '—'),
+      el('td', { class: 'num jitter' }, rx ? ms(rx.jitterMs) : '—'),
       el('td', { class: 'title' }, (s.stream && s.stream.title) || ''),
     );
   }));
@@ -172,8 +173,9 @@ function render() {
   const engine = m.engine || m;
   const received = engine.received && typeof engine.received === 'object' ? Object.values(engine.received).reduce((a, b) => a + b, 0) : undefined;
   const rejected = engine.rejected && typeof engine.rejected === 'object' ? Object.entries(engine.rejected) : [];
+  const queries = (m.live && m.live.queriesSent) ?? engine.queriesSent ?? 0;
   $('#membership-stats').textContent = received === undefined ? '' :
-    `${received} messages received · ${rejected.reduce((a, [, n]) => a + n, 0)} rejected${rejected.length ? ` (${rejected.map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} · ${(m.live && m.live.queriesSent) ?? engine.queriesSent ?? 0} queries sent`;
+    `${received} messages received · ${rejected.reduce((a, [, n]) => a + n, 0)} rejected${rejected.length ? ` (${rejected.map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} · ${queries} ${queries === 1 ? 'query' : 'queries'} sent`;
 
   // Tuners.
   const dvb = live.dvb || status.dvb;
