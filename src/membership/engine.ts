@@ -486,7 +486,8 @@ export class MembershipEngine {
   private applyRouter(g: GroupState, type: RecordType, sources: readonly AddrKey[], now: number, gmi: number, out: EngineOutput[]): void {
     const q = this.actions;
     q.group = false;
-    q.sources.length = 0;
+    // Setting length is a runtime call even when it changes nothing.
+    if (q.sources.length > 0) q.sources.length = 0;
     applyRecord(g, type, sources, now, gmi, q);
     if ((q.group || q.sources.length > 0) && g.querier.isQuerier) {
       startQueries(g, q, now, out);

@@ -7,37 +7,36 @@
  * is how many objects one lookup reads.
  * - Up to two entries (most sources of most groups: a few hosts each) live in
  *   the table's own fields, sorted: one object, no arrays.
- * - From the third entry on, all entries move to two typed arrays, found by
- *   binary search: 12 bytes an entry instead of ~40 for a Map, within a few
- *   cache lines. 10k groups x 100 hosts is 1M entries; this layout is what
- *   keeps them in tens of MB (bench/membership.bench.ts measures it).
+ * - From the third entry on, all entries move to one Float64Array of
+ *   (id, deadline) pairs, found by binary search: 16 bytes an entry instead
+ *   of ~40 for a Map, and the deadline next to its id (one array, one chain
+ *   of pointers to follow, not two). 10k groups x 100 hosts is 1M entries;
+ *   this layout is what keeps them in tens of MB (bench/membership.bench.ts
+ *   measures it).
  * A table that has spilled stays spilled (its arrays shrink as it empties).
  */
 export class IdTable {
   size = 0;
-  // The inline layout: entries 0 and 1 (id0 < id1), while `ids` is null.
+  // The inline layout: entries 0 and 1 (id0 < id1), while `pairs` is null.
   private id0 = 0;
   private d0 = 0;
   private id1 = 0;
   private d1 = 0;
-  private ids: Int32Array | null = null;
-  private deadlines: Float64Array | null = null;
+  /** The array layout: [id, deadline] at 2i, 2i+1, sorted by id. */
+  private pairs: Float64Array | null = null;
 
   /** `capacity` > 2 starts in the array layout with room for that many. */
   constructor(capacity = 2) {
-    if (capacity > 2) {
-      this.ids = new Int32Array(capacity);
-      this.deadlines = new Float64Array(capacity);
-    }
+    if (capacity > 2) this.pairs = new Float64Array(2 * capacity);
   }
 
-  /** Index of `id` in the arrays, or -(insertion point) - 1. */
-  private find(ids: Int32Array, id: number): number {
+  /** Entry index of `id` in `pairs`, or -(insertion point) - 1. */
+  private find(pairs: Float64Array, id: number): number {
     let lo = 0;
     let hi = this.size - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const v = ids[mid];
+      const v = pairs[2 * mid];
       if (v < id) lo = mid + 1;
       else if (v > id) hi = mid - 1;
       else return mid;
@@ -46,24 +45,24 @@ export class IdTable {
   }
 
   has(id: number): boolean {
-    const ids = this.ids;
-    if (ids === null) return (this.size > 0 && this.id0 === id) || (this.size > 1 && this.id1 === id);
-    return this.find(ids, id) >= 0;
+    const pairs = this.pairs;
+    if (pairs === null) return (this.size > 0 && this.id0 === id) || (this.size > 1 && this.id1 === id);
+    return this.find(pairs, id) >= 0;
   }
 
   get(id: number): number | undefined {
-    const ids = this.ids;
-    if (ids === null) {
+    const pairs = this.pairs;
+    if (pairs === null) {
       if (this.size > 0 && this.id0 === id) return this.d0;
       if (this.size > 1 && this.id1 === id) return this.d1;
       return undefined;
     }
-    const i = this.find(ids, id);
-    return i >= 0 ? this.deadlines![i] : undefined;
+    const i = this.find(pairs, id);
+    return i >= 0 ? pairs[2 * i + 1] : undefined;
   }
 
   set(id: number, deadline: number): this {
-    if (this.ids === null) {
+    if (this.pairs === null) {
       const n = this.size;
       if (n > 0 && this.id0 === id) {
         this.d0 = deadline;
@@ -94,28 +93,25 @@ export class IdTable {
       }
       this.spill();
     }
-    const ids = this.ids!;
-    let i = this.find(ids, id);
+    let pairs = this.pairs!;
+    let i = this.find(pairs, id);
     if (i >= 0) {
-      this.deadlines![i] = deadline;
+      pairs[2 * i + 1] = deadline;
       return this;
     }
     i = -i - 1;
-    if (this.size === ids.length) this.resize(ids.length * 2);
     const n = this.size;
-    if (i < n) {
-      this.ids!.copyWithin(i + 1, i, n);
-      this.deadlines!.copyWithin(i + 1, i, n);
-    }
-    this.ids![i] = id;
-    this.deadlines![i] = deadline;
+    if (2 * n === pairs.length) pairs = this.resize(n * 2);
+    if (i < n) pairs.copyWithin(2 * i + 2, 2 * i, 2 * n);
+    pairs[2 * i] = id;
+    pairs[2 * i + 1] = deadline;
     this.size = n + 1;
     return this;
   }
 
   delete(id: number): boolean {
-    const ids = this.ids;
-    if (ids === null) {
+    const pairs = this.pairs;
+    if (pairs === null) {
       if (this.size > 0 && this.id0 === id) {
         this.id0 = this.id1;
         this.d0 = this.d1;
@@ -128,20 +124,20 @@ export class IdTable {
       }
       return false;
     }
-    const i = this.find(ids, id);
+    const i = this.find(pairs, id);
     if (i < 0) return false;
     const n = this.size;
-    ids.copyWithin(i, i + 1, n);
-    this.deadlines!.copyWithin(i, i + 1, n);
+    pairs.copyWithin(2 * i, 2 * i + 2, 2 * n);
     this.size = n - 1;
-    if (ids.length > 16 && this.size < ids.length >> 2) this.resize(ids.length >> 1);
+    const capacity = pairs.length >> 1;
+    if (capacity > 16 && this.size < capacity >> 2) this.resize(capacity >> 1);
     return true;
   }
 
-  /** Removes entries due at or before `now`, calling `gone(id)` for each. */
+  /** Removes entries due at or before `now`, calling `gone(id)` for each, in id order. */
   removeDue(now: number, gone: (id: number) => void): void {
-    const ids = this.ids;
-    if (ids === null) {
+    const pairs = this.pairs;
+    if (pairs === null) {
       const n = this.size;
       if (n === 0) return;
       const due0 = this.d0 <= now;
@@ -163,15 +159,14 @@ export class IdTable {
       }
       return;
     }
-    const deadlines = this.deadlines!;
     let w = 0;
     for (let r = 0; r < this.size; r++) {
-      if (deadlines[r] <= now) {
-        gone(ids[r]);
+      if (pairs[2 * r + 1] <= now) {
+        gone(pairs[2 * r]);
         continue;
       }
-      ids[w] = ids[r];
-      deadlines[w] = deadlines[r];
+      pairs[2 * w] = pairs[2 * r];
+      pairs[2 * w + 1] = pairs[2 * r + 1];
       w++;
     }
     this.size = w;
@@ -179,40 +174,42 @@ export class IdTable {
 
   /** Earliest deadline, or 0 when empty. */
   minDeadline(): number {
-    if (this.ids === null) {
+    const pairs = this.pairs;
+    if (pairs === null) {
       if (this.size === 0) return 0;
       return this.size > 1 && this.d1 < this.d0 ? this.d1 : this.d0;
     }
     let min = 0;
-    const d = this.deadlines!;
-    for (let i = 0; i < this.size; i++) if (min === 0 || d[i] < min) min = d[i];
+    for (let i = 0; i < this.size; i++) {
+      const d = pairs[2 * i + 1];
+      if (min === 0 || d < min) min = d;
+    }
     return min;
   }
 
   /** Ids in ascending order (a copy: safe to modify the table meanwhile). */
   keys(): number[] {
-    if (this.ids === null) return this.size === 0 ? [] : this.size === 1 ? [this.id0] : [this.id0, this.id1];
-    return Array.from(this.ids.subarray(0, this.size));
+    const pairs = this.pairs;
+    if (pairs === null) return this.size === 0 ? [] : this.size === 1 ? [this.id0] : [this.id0, this.id1];
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) out.push(pairs[2 * i]);
+    return out;
   }
 
-  /** Moves the two inline entries into arrays, for a third. */
+  /** Moves the two inline entries into the array, for a third. */
   private spill(): void {
-    const ids = new Int32Array(4);
-    const deadlines = new Float64Array(4);
-    ids[0] = this.id0;
-    ids[1] = this.id1;
-    deadlines[0] = this.d0;
-    deadlines[1] = this.d1;
-    this.ids = ids;
-    this.deadlines = deadlines;
+    const pairs = new Float64Array(8);
+    pairs[0] = this.id0;
+    pairs[1] = this.d0;
+    pairs[2] = this.id1;
+    pairs[3] = this.d1;
+    this.pairs = pairs;
   }
 
-  private resize(capacity: number): void {
-    const ids = new Int32Array(capacity);
-    const deadlines = new Float64Array(capacity);
-    ids.set(this.ids!.subarray(0, this.size));
-    deadlines.set(this.deadlines!.subarray(0, this.size));
-    this.ids = ids;
-    this.deadlines = deadlines;
+  private resize(capacity: number): Float64Array {
+    const pairs = new Float64Array(2 * capacity);
+    pairs.set(this.pairs!.subarray(0, 2 * this.size));
+    this.pairs = pairs;
+    return pairs;
   }
 }
