@@ -5,6 +5,9 @@
  *
  * Rooms take a child logger with the fields that identify what they talk
  * about (`group`, `channel`, `pid`), so every line about a thing names it.
+ * pino's default `base` (our own pid and hostname) is left out: `pid` on a
+ * line always means the child process the line is about, and a line that
+ * should name one but does not is visible (journald records our pid anyway).
  */
 import pino, { type Logger } from 'pino';
 
@@ -22,10 +25,11 @@ export function createLogger(opts: LogOptions = {}): Logger {
   if (pretty) {
     return pino({
       level,
+      base: undefined,
       transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'HH:MM:ss.l' } },
     });
   }
-  return pino({ level }, pino.destination({ fd: 2, sync: true }));
+  return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
 }
 
 /** A logger that drops everything: for tests and library use. */

@@ -3,10 +3,10 @@
 // receiver reports to [group]:5005, the RtcpReceiver counts it, and loss on
 // the link shows up as loss in the figures.
 //
-// The client is GStreamer's rtpbin: ffmpeg 5.1's SDP demuxer sends no
-// receiver reports for multicast (checked: only the sender's own SRs appear
-// on the wire in 40 s), and Debian's VLC is built without live555, whose
-// RTCP it would use.
+// The client is GStreamer's rtpbin (rtcp-client.ts): ffmpeg 5.1's SDP
+// demuxer sends no receiver reports for multicast (checked: only the
+// sender's own SRs appear on the wire in 40 s), and Debian's VLC is built
+// without live555, whose RTCP it would use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Lab, canUseNetns, waitLinkLocal } from '../helpers/netns.js';
+import { dropRtpOneInFive, gstRtcpClient } from './rtcp-client.js';
 
 const GROUP = 'ff3e:40:2001:db8:1:0:8000:5';
 const SSRC = 0x1234abcd;
@@ -26,17 +27,7 @@ test('receivers seen by RTCP, with loss when the link drops packets', { skip: !c
     const client = await lab.netns('client');
     await lab.veth(head, 'lan0', client, 'eth0');
     const ll = await waitLinkLocal(head, 'lan0');
-    // Drop one RTP packet in five on the client's way in. (This kernel has no
-    // netem; nftables' numgen does the job. Dropping on the headend's output
-    // hook instead would hand ffmpeg EPERM on send, and it would stop.)
-    await client.exec('nft', ['-f', '-'], { input: [
-      'table inet loss {',
-      '  chain in {',
-      '    type filter hook input priority 0;',
-      '    udp dport 5004 numgen random mod 5 == 0 drop',
-      '  }',
-      '}',
-    ].join('\n') + '\n' });
+    await dropRtpOneInFive(client);
 
     const listener = head.spawn(process.execPath, ['--import', 'tsx', 'test/e2e/agents/rtcp-listen.ts', GROUP, 'lan0', String(SSRC)], { cwd: process.cwd() });
     const lines = createInterface({ input: listener.stdout! });
@@ -44,12 +35,7 @@ test('receivers seen by RTCP, with loss when the link drops packets', { skip: !c
     head.spawn('ffmpeg', ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=f=440', '-c:a', 'libmp3lame', '-b:a', '64k',
       '-ssrc', String(SSRC), '-f', 'rtp', '-sdp_file', sdp, `rtp://[${GROUP}]:5004?ttl=1&localaddr=${ll}%lan0`]);
     for (let i = 0; i < 100 && !(await exists(sdp)); i++) await new Promise((r) => setTimeout(r, 50));
-    client.spawn('gst-launch-1.0', ['-q', 'rtpbin', 'name=rb',
-      'udpsrc', `address=${GROUP}`, 'port=5004', 'multicast-iface=eth0',
-      'caps=application/x-rtp,media=audio,clock-rate=90000,encoding-name=MPA,payload=14', '!', 'rb.recv_rtp_sink_0',
-      'rb.', '!', 'rtpmpadepay', '!', 'fakesink',
-      'udpsrc', `address=${GROUP}`, 'port=5005', 'multicast-iface=eth0', '!', 'rb.recv_rtcp_sink_0',
-      'rb.send_rtcp_src_0', '!', 'udpsink', `host=${GROUP}`, 'port=5005', 'multicast-iface=eth0', 'ttl-mc=1', 'sync=false', 'async=false']);
+    gstRtcpClient(client, GROUP);
 
     type Rx = { receivers: number; fractionLost: number; cumulativeLost: number; perReceiver: Array<{ address: string; tool?: string }> };
     let last: { reception?: Rx } | undefined;
