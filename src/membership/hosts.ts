@@ -88,18 +88,24 @@ function addIncl(g: GroupState, source: AddrKey, id: number, expires: number): v
 }
 
 /**
- * Removes the host from every INCLUDE source not in `keep`; true if it was
- * in any source before (kept or not). One walk over the group's sources does
- * both the "was it a member" test and the removal: on the hottest record
- * (IS_IN refreshing an INCLUDE host) each source table is touched once.
+ * An INCLUDE record's sources `keep` for the host: it leaves every source
+ * not in `keep` and is (re)set to `expires` in every one in it that the
+ * group already has. One walk over the group's source tables does that and
+ * the "was it a member" test, so the hottest record (IS_IN refreshing an
+ * INCLUDE host) touches each table once. Returns (tables of `keep` found << 1)
+ * | (was in any source before): fewer found than `keep` lists means some
+ * source needs a table still (addIncl).
  */
-function keepOnlyIncl(g: GroupState, id: number, keep: readonly AddrKey[]): boolean {
+function keepOnlyIncl(g: GroupState, id: number, keep: readonly AddrKey[], expires: number): number {
   const incl = g.incl;
-  if (incl === null) return false;
+  if (incl === null) return 0;
   let present = false;
+  let found = 0;
   for (const [s, m] of incl) {
     if (keep.includes(s)) {
+      found++;
       if (!present && m.has(id)) present = true;
+      m.set(id, expires);
       continue;
     }
     if (!m.delete(id)) continue;
@@ -109,7 +115,7 @@ function keepOnlyIncl(g: GroupState, id: number, keep: readonly AddrKey[]): bool
       g.dirty = true;
     }
   }
-  return present;
+  return (found << 1) | (present ? 1 : 0);
 }
 
 /** Removes the host from every INCLUDE source; true if it was in any. */
@@ -188,13 +194,19 @@ export function applyHostRecord(
         id = registry.allocate(host);
       }
       let present = wasExcl;
+      let found = 0;
       if (wasExcl) dropExcl(g, id);
-      else present = keepOnlyIncl(g, id, list);
+      else {
+        const r = keepOnlyIncl(g, id, list, expires);
+        present = (r & 1) === 1;
+        found = r >> 1;
+      }
       if (list.length === 0) {
         if (present) leave(g, registry, id);
         return true;
       }
-      for (let i = 0; i < list.length; i++) addIncl(g, list[i], id, expires);
+      // Sources the group had are set already; the rest need tables.
+      if (found < list.length) for (let i = 0; i < list.length; i++) addIncl(g, list[i], id, expires);
       if (!present) join(g, registry, id);
       return true;
     }
