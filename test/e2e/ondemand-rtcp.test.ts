@@ -9,10 +9,10 @@
 // Why GStreamer and not ffplay/VLC: see test/e2e/rtcp.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { canUseNetns, waitLinkLocal, type Netns } from '../helpers/netns.js';
+import { canUseNetns, waitLinkLocal } from '../helpers/netns.js';
 import { CLIENT_ADDR, until } from '../../src/lab/parts.js';
 import { startOndemandLab, type OndemandLab } from './ondemand-lab.js';
+import { dropRtpOneInFive, gstRtcpClient } from './rtcp-client.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2';
 const GROUP = 'ff3e:40:2001:db8:1:0:8000:21';
@@ -45,19 +45,9 @@ after(async () => {
   assert.equal(await lab.close(), 0, log);
 });
 
-/** rtpbin receiving the group's MPA RTP and sending receiver reports to [group]:5005. */
-function gstClient(ns: Netns): ChildProcess {
-  return ns.spawn('gst-launch-1.0', ['-q', 'rtpbin', 'name=rb',
-    'udpsrc', `address=${GROUP}`, 'port=5004', 'multicast-iface=eth0',
-    'caps=application/x-rtp,media=audio,clock-rate=90000,encoding-name=MPA,payload=14', '!', 'rb.recv_rtp_sink_0',
-    'rb.', '!', 'rtpmpadepay', '!', 'fakesink',
-    'udpsrc', `address=${GROUP}`, 'port=5005', 'multicast-iface=eth0', '!', 'rb.recv_rtcp_sink_0',
-    'rb.send_rtcp_src_0', '!', 'udpsink', `host=${GROUP}`, 'port=5005', 'multicast-iface=eth0', 'ttl-mc=1', 'sync=false', 'async=false']);
-}
-
 test('a receiver\'s RTCP shows in /status next to the MLD count, loss when the client drops packets; the headend\'s own join is no listener', { skip }, async () => {
   const headLinkLocal = await waitLinkLocal(lab.head, 'lan0');
-  const gst = gstClient(lab.client);
+  const gst = gstRtcpClient(lab.client, GROUP);
   try {
     const s = await until('one receiver by RTCP', async () => {
       const x = await session();
@@ -78,15 +68,8 @@ test('a receiver\'s RTCP shows in /status next to the MLD count, loss when the c
     assert.ok(!rows[0]!.hosts.includes(headLinkLocal), `the headend is not a host of its own group: ${JSON.stringify(rows[0])}`);
     assert.ok((st.live.membership?.live?.own ?? 0) > 0, 'the headend\'s own reports were heard and dropped as its own');
 
-    // Drop one RTP packet in five on the client's way in (nftables' numgen; see test/e2e/rtcp.test.ts).
-    await lab.client.exec('nft', ['-f', '-'], { input: [
-      'table inet loss {',
-      '  chain in {',
-      '    type filter hook input priority 0;',
-      '    udp dport 5004 numgen random mod 5 == 0 drop',
-      '  }',
-      '}',
-    ].join('\n') + '\n' });
+    // Drop one RTP packet in five on the client's way in.
+    await dropRtpOneInFive(lab.client);
     const lossy = await until('loss reported by RTCP', async () => {
       const x = await session();
       return x?.rtcp && x.rtcp.cumulativeLost > 0 && x.rtcp.fractionLost > 0 ? x : undefined;
