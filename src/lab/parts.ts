@@ -3,23 +3,22 @@
  * tests and the zap benchmark: the headend daemon run inside a namespace,
  * a listening host (probe.ts) driven from here, and the namespaces' shape.
  *
- * Namespaces themselves come from the Lab harness (test/helpers/netns.ts),
- * passed in as the small LabLike interface below, so that this room does not
- * depend on test code at compile time.
+ * Namespaces themselves come from the Lab harness (netns.ts), passed in as
+ * the small LabLike interface below, so that a caller may hand in its own.
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
-/** What the lab needs of a namespace (test/helpers/netns.ts `Netns`). */
+/** What the lab needs of a namespace (netns.ts `Netns`). */
 export interface NsLike {
   readonly name: string;
   exec(cmd: string, args?: string[], opts?: { timeoutMs?: number; input?: string }): Promise<string>;
   spawn(cmd: string, args?: string[], opts?: SpawnOptions): ChildProcess;
 }
 
-/** What the lab needs of the namespace harness (test/helpers/netns.ts `Lab`). */
+/** What the lab needs of the namespace harness (netns.ts `Lab`). */
 export interface LabLike {
   netns(role: string): Promise<NsLike>;
   veth(a: NsLike, ifA: string, b: NsLike, ifB: string): Promise<void>;

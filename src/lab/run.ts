@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CLIENT_ADDR, HEAD_ADDR, headAndClient, now, Sniffer, startServe, TcpSniffer, until, type LabLike, type NsLike, type ServeProcess } from './parts.js';
 
-/** What the lab needs of a source server (test/helpers/icecast.ts `startIcecast`). */
+/** What the lab needs of a source server (icecast.ts `startIcecast`). */
 export interface IcecastLike {
   readonly url: string;
   setTitle(title: string): Promise<void>;
@@ -94,7 +94,7 @@ export async function runLab(opts: LabOptions): Promise<LabFigures> {
 
     wire = await Sniffer.start(client, 'eth0', group);
     // The headend's connection to icecast, seen where both run: when the
-    // station answers is most of a zap (test/helpers/icecast.ts says why).
+    // station answers is most of a zap (icecast.ts says why).
     station = await TcpSniffer.start(head, 'lo', Number(new URL(ice.url).port));
     const log = serve.log;
     const logAt = (pred: (l: { msg?: string; group?: string; room?: string }) => boolean, after = 0): number | undefined =>

@@ -15,10 +15,10 @@ export function register(program: Command): void {
     .option('--keep', 'keep the lab running after the run until Ctrl-C')
     .option('--group <group>', 'the IPv6 SSM group of the lab channel')
     .action(async (opts: { json?: boolean; keep?: boolean; group?: string }) => {
-      const { loadHarness } = await import('../../lab/harness.js');
+      const { Lab, canUseNetns } = await import('../../lab/netns.js');
+      const { startIcecast } = await import('../../lab/icecast.js');
       const { runLab } = await import('../../lab/run.js');
-      const harness = await loadHarness();
-      if (!harness.canUseNetns()) {
+      if (!canUseNetns()) {
         process.stderr.write('headend lab: needs root and iproute2 (it creates network namespaces)\n');
         process.exit(2);
       }
@@ -27,7 +27,7 @@ export function register(program: Command): void {
         ? () => new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); })
         : undefined;
       try {
-        const figures = await runLab({ lab: harness.newLab(), startIcecast: harness.startIcecast, say, keepUntil, ...(opts.group ? { group: opts.group } : {}) });
+        const figures = await runLab({ lab: new Lab(), startIcecast, say, keepUntil, ...(opts.group ? { group: opts.group } : {}) });
         if (opts.json) process.stdout.write(JSON.stringify(figures) + '\n');
       } catch (err) {
         const figures = (err as { figures?: Record<string, unknown> }).figures;
