@@ -3,10 +3,46 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { canUseNetns } from '../helpers/netns.js';
 
 const execFileP = promisify(execFile);
+
+// bin/headend runs the build (dist/, compiled from src/ only) with production
+// dependencies: everything `headend lab` loads must be in src/ or a runtime
+// dependency, never the test tree, tsx or a devDependency.
+test('headend lab loads only src/ and runtime dependencies', () => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
+  const runtime = new Set(Object.keys(pkg.dependencies).filter((d) => d !== 'tsx'));
+  const builtins = new Set(builtinModules);
+  const seen = new Set<string>();
+  // probe.ts runs as its own child (nodeEntry), so it is a root of its own.
+  const todo = [resolve('src/cli/commands/lab.ts'), resolve('src/lab/probe.ts')];
+  const bad: string[] = [];
+  while (todo.length) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    // Static imports and exports (`import type` included: harmless), bare `import '...'`, and dynamic import('...').
+    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g)) {
+      const spec = (m[1] ?? m[2] ?? m[3])!;
+      if (spec.startsWith('.')) {
+        const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
+        if (relative(resolve('src'), target).startsWith('..')) bad.push(`${relative('.', file)} -> ${spec}`);
+        else todo.push(target);
+      } else {
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (!spec.startsWith('node:') && !builtins.has(name) && !runtime.has(name)) bad.push(`${relative('.', file)} -> ${spec}`);
+      }
+    }
+  }
+  assert.ok(seen.has(resolve(join('src', 'lab', 'netns.ts'))) && seen.has(resolve(join('src', 'lab', 'icecast.ts'))), 'the walk reaches the harness');
+  assert.deepEqual(bad, []);
+});
 
 test('headend lab --json: join, first RTP, SAP, decoded codec, title change, leave, stop, deletion; cleans up', { skip: !canUseNetns() && 'needs root and iproute2' }, async () => {
   const { stdout } = await execFileP(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'lab', '--json'], { timeout: 90_000, maxBuffer: 1 << 20 });
