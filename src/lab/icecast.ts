@@ -25,6 +25,7 @@
  * source cuts it to about 45 / 115 ms. The zap bench reports this share.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -164,6 +165,10 @@ export async function startIcecast(opts: IcecastOptions = {}): Promise<Icecast> 
   const sourcePassword = `src${process.pid}`;
   const adminPassword = `adm${process.pid}`;
   const dir = await mkdtemp(join(tmpdir(), 'headend-icecast-'));
+  // On Ctrl-C the namespace harness kills the processes and exits without
+  // awaiting close(); the dir goes then too.
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   const asRoot = process.getuid?.() === 0;
   const base = `http://127.0.0.1:${port}`;
   const children: ChildProcess[] = [];
@@ -243,6 +248,7 @@ export async function startIcecast(opts: IcecastOptions = {}): Promise<Icecast> 
     if (server) await stop(server, 'SIGKILL');
     if (prober) await stop(prober.child, 'SIGTERM');
     await rm(dir, { recursive: true, force: true });
+    process.off('exit', removeDir);
   };
 
   const waitFor = async (what: string, check: () => Promise<boolean>): Promise<void> => {
