@@ -4,17 +4,14 @@
 // only its own service off, the last one frees the tuner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, canUseNetns } from '../helpers/netns.js';
-import { CARRIER_X, SERVICES, startTsSource } from '../ingest/dvb/lab.js';
-import { buildConfig } from '../../src/config.js';
-import { openStoreFromConfig } from '../../src/store/index.js';
-import { Probe, nodeEntry, startServe, until } from '../../src/lab/parts.js';
+import { SERVICES, startTsSource, writeDvbDaemonConfig } from '../ingest/dvb/lab.js';
+import { HEAD_ADDR as HEAD, Probe, headAndClient, nodeEntry, startServe, until } from '../../src/lab/parts.js';
 import type { DvbStatusReport } from '../../src/cli/commands/dvb.js';
 
-const HEAD = '2001:db8:1::1';
 const GROUP_A = 'ff3e:40:2001:db8:1:0:9000:11';
 const GROUP_B = 'ff3e:40:2001:db8:1:0:9000:12';
 const TS_PORT = 21240;
@@ -25,25 +22,12 @@ test('two listeners, two services, one carrier, one dvblast; leaves free only wh
   const dir = await mkdtemp(join(tmpdir(), 'dvb-ondemand-'));
   let stopServe: (() => Promise<number | null>) | undefined;
   try {
-    const head = await lab.netns('head');
-    const client = await lab.netns('client');
-    await lab.veth(head, 'lan0', client, 'eth0');
-    await head.exec('ip', ['-6', 'addr', 'add', `${HEAD}/64`, 'dev', 'lan0', 'nodad']);
-    await client.exec('ip', ['-6', 'addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad']);
+    const { head, client } = await headAndClient(lab);
     startTsSource(head, TS_PORT);
-    const doc = {
-      interfaces: ['lan0'],
-      database: join(dir, 'headend.db'),
-      api: { listen: `127.0.0.1:${API_PORT}` },
-      sessions: { lingerMs: 0 },
-      dvb: { lockTimeoutMs: 5000, adapters: [{ name: 'lab0', kind: 'udp', input: `127.0.0.1:${TS_PORT}/udp` }] },
-    };
-    const store = openStoreFromConfig(buildConfig(doc));
-    store.channels.add({ name: 'Sat A', kind: 'dvb', tuning: CARRIER_X, serviceId: SERVICES.alpha.serviceId, group: GROUP_A });
-    store.channels.add({ name: 'Sat B', kind: 'dvb', tuning: CARRIER_X, serviceId: SERVICES.beta.serviceId, group: GROUP_B });
-    store.close();
-    const cfgFile = join(dir, 'headend.json');
-    await writeFile(cfgFile, JSON.stringify(doc));
+    const cfgFile = await writeDvbDaemonConfig(dir, { api: API_PORT, ts: TS_PORT }, [
+      { name: 'Sat A', serviceId: SERVICES.alpha.serviceId, group: GROUP_A },
+      { name: 'Sat B', serviceId: SERVICES.beta.serviceId, group: GROUP_B },
+    ]);
     const serve = await startServe(head, cfgFile);
     stopServe = serve.stop;
     const dvbStatus = async (): Promise<DvbStatusReport> => {

@@ -5,13 +5,11 @@
 // own tests; everything else is the real daemon.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
-import { CARRIER_X, SERVICES, startTsSource } from '../ingest/dvb/lab.js';
-import { buildConfig } from '../../src/config.js';
-import { openStoreFromConfig } from '../../src/store/index.js';
+import { SERVICES, startTsSource, writeDvbDaemonConfig } from '../ingest/dvb/lab.js';
 import { HEAD_ADDR, headAndClient, Probe, startServe, until, type ServeProcess } from '../../src/lab/parts.js';
 
 const skip = !canUseNetns() && 'needs root and iproute2';
@@ -36,19 +34,11 @@ before(async () => {
   ({ head, client } = await headAndClient(lab) as { head: Netns; client: Netns });
   startTsSource(head, TS_PORT);
   dir = await mkdtemp(join(tmpdir(), 'headend-ondemand-dvb-'));
-  const doc = {
-    interfaces: ['lan0'],
-    database: join(dir, 'headend.db'),
-    api: { listen: `127.0.0.1:${API_PORT}` },
-    sessions: { lingerMs: 0 },
-    dvb: { lockTimeoutMs: 5000, adapters: [{ name: 'lab0', kind: 'udp', input: `127.0.0.1:${TS_PORT}/udp` }] },
-  };
   // The DVB channel, as a DVB list import would leave it in the store.
-  const store = openStoreFromConfig(buildConfig(doc));
-  store.channels.add({ name: 'Sat Beta', kind: 'dvb', tuning: CARRIER_X, serviceId: SERVICES.beta.serviceId, group: GROUP });
-  store.close();
-  await writeFile(join(dir, 'headend.json'), JSON.stringify(doc));
-  serve = await startServe(head, join(dir, 'headend.json'));
+  const cfgFile = await writeDvbDaemonConfig(dir, { api: API_PORT, ts: TS_PORT }, [
+    { name: 'Sat Beta', serviceId: SERVICES.beta.serviceId, group: GROUP },
+  ]);
+  serve = await startServe(head, cfgFile);
 });
 
 after(async () => {

@@ -9,11 +9,13 @@
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, type Netns } from '../../helpers/netns.js';
 import { buildConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/log.js';
+import { openStoreFromConfig } from '../../../src/store/index.js';
 import { TunerPool, type DvbOutput, type TunerPoolOptions } from '../../../src/ingest/dvb/pool.js';
 import type { DvbTuning } from '../../../src/ingest/dvb/carrier.js';
 
@@ -159,4 +161,27 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * A `headend serve` config in `dir` whose one tuner is the UDP "carrier"
+ * that startTsSource feeds on `tsPort`, with `channels` (DVB services on
+ * CARRIER_X) already in its store, as a DVB list import would leave them.
+ * Returns the config file's path.
+ */
+export async function writeDvbDaemonConfig(dir: string, ports: { api: number; ts: number },
+  channels: Array<{ name: string; serviceId: number; group: string }>): Promise<string> {
+  const doc = {
+    interfaces: ['lan0'],
+    database: join(dir, 'headend.db'),
+    api: { listen: `127.0.0.1:${ports.api}` },
+    sessions: { lingerMs: 0 },
+    dvb: { lockTimeoutMs: 5000, adapters: [{ name: 'lab0', kind: 'udp', input: `127.0.0.1:${ports.ts}/udp` }] },
+  };
+  const store = openStoreFromConfig(buildConfig(doc));
+  for (const ch of channels) store.channels.add({ ...ch, kind: 'dvb', tuning: CARRIER_X });
+  store.close();
+  const file = join(dir, 'headend.json');
+  await writeFile(file, JSON.stringify(doc));
+  return file;
 }
