@@ -115,17 +115,20 @@ export class RtcpStats {
 
   /** Forgets receivers silent for `timeoutIntervals` of their interval. */
   expire(now: number): void {
-    for (const ch of this.channels.values()) {
-      for (const [ssrc, r] of ch.receivers) {
-        if (now - r.lastReportAt >= this.timeoutIntervals * r.intervalMs) ch.receivers.delete(ssrc);
-      }
+    for (const ch of this.channels.values()) this.expireChannel(ch, now);
+  }
+
+  private expireChannel(ch: Channel, now: number): void {
+    for (const [ssrc, r] of ch.receivers) {
+      if (now - r.lastReportAt >= this.timeoutIntervals * r.intervalMs) ch.receivers.delete(ssrc);
     }
   }
 
   reception(channel: string, now: number): ChannelReception | undefined {
     const ch = this.channels.get(channel);
     if (!ch) return undefined;
-    this.expire(now);
+    // Only this channel: /status asks once per session.
+    this.expireChannel(ch, now);
     const list = [...ch.receivers.values()].map((r) => ({ ...r }));
     const n = list.length;
     return {
