@@ -11,9 +11,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, canUseNetns, type Netns } from '../helpers/netns.js';
 import { startJoiner, type Joiner } from '../helpers/joiner.js';
+import { needsMulticastRouting } from '../../src/lab/kernel.js';
 import { REPO, SHORT_TIMERS, scratchDir, startWatch, type Watch, type WatchLine } from './membership-watch.js';
 
-const skip = !canUseNetns() && 'needs root and iproute2 (network namespaces)';
+const skip = (!canUseNetns() && 'needs root and iproute2 (network namespaces)') || needsMulticastRouting(4, 6);
+if (skip) console.log(`# skipped: ${skip}`);
 
 const MEMBERSHIP = { ...SHORT_TIMERS, multicastRouterSocket: true };
 const ASM6 = 'ff0e::db8:2';
